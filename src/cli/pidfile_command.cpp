@@ -1,0 +1,169 @@
+#include "cli/pidfile_command.h"
+
+#include "core/pidfile.h"
+#include "core/verdict_json.h"
+#include "util/errors.h"
+
+#include <iostream>
+#include <memory>
+
+namespace hgw::cli {
+
+namespace {
+
+struct Options {
+    std::string home;
+    bool json = false;
+};
+
+HomePaths resolve(const Options& o)
+{
+    return paths_for(o.home.empty() ? default_home() : std::filesystem::path(o.home));
+}
+
+std::string record_line(const PidRecord& r)
+{
+    std::string s = "pid " + std::to_string(r.pid);
+    s += ", start_time " + (r.start_time ? std::to_string(*r.start_time) : std::string("null"));
+    if (r.boot_id)
+        s += ", boot " + r.boot_id->substr(0, 8) + (*r.boot_id == current_boot_id() ? " (this boot)" : " (another boot)");
+    if (r.hermes_home)
+        s += ", home " + *r.hermes_home;
+    if (r.legacy)
+        s += " (legacy bare PID)";
+    if (r.manager)
+        s += ", managed by " + r.manager->name + " pid " + std::to_string(r.manager->pid);
+    return s;
+}
+
+void print_verdict(const Verdict& v, const HomePaths& paths)
+{
+    std::cout << to_string(v.kind) << ": " << v.summary << "\n";
+    std::cout << "  pid file: " << paths.pid_file.string() << "\n";
+    if (v.record())
+        std::cout << "  record:   " << record_line(*v.record()) << "\n";
+    if (v.process) {
+        std::cout << "  process:  " << to_string(v.process->liveness);
+        if (v.process->start_time)
+            std::cout << ", start_time " << *v.process->start_time;
+        if (v.process->argv && !v.process->argv->empty())
+            std::cout << ", runs " << (*v.process->argv)[0];
+        std::cout << "\n";
+    }
+    std::cout << "  lock:     " << paths.lock_file.string() << ", "
+              << (!v.lock.exists ? "absent" : v.lock.held ? "held" : "not held");
+    for (pid_t p : v.lock.holders)
+        std::cout << " by pid " << p;
+    std::cout << "\n";
+    for (const auto& n : v.notes)
+        std::cout << "  note:     " << n << "\n";
+}
+
+int run_check(const Options& o)
+{
+    auto paths = resolve(o);
+    Verdict v = validate(paths);
+    if (o.json)
+        std::cout << verdict_to_json(v, paths).dump() << "\n";
+    else
+        print_verdict(v, paths);
+    return check_exit_code(v.kind);
+}
+
+int run_show(const Options& o)
+{
+    auto paths = resolve(o);
+    RecordFile f = read_record_file(paths.pid_file);
+    if (o.json) {
+        nlohmann::ordered_json j;
+        j["pid_file"] = paths.pid_file.string();
+        j["status"] = f.status == FileStatus::Missing   ? "missing"
+                      : f.status == FileStatus::Record  ? "record"
+                      : f.status == FileStatus::Corrupt ? "corrupt"
+                                                        : "unsafe";
+        j["problem"] = f.problem.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f.problem);
+        j["record"] = f.record ? record_to_json(*f.record) : nlohmann::ordered_json(nullptr);
+        std::cout << j.dump() << "\n";
+    } else if (f.status == FileStatus::Missing) {
+        std::cout << paths.pid_file.string() << ": no such file\n";
+    } else if (f.record) {
+        std::cout << paths.pid_file.string() << ": " << record_line(*f.record) << "\n";
+        if (f.record->argv)
+            for (const auto& a : *f.record->argv)
+                std::cout << "  argv: " << a << "\n";
+    } else {
+        std::cout << paths.pid_file.string() << ": " << (f.status == FileStatus::Corrupt ? "corrupt" : "unsafe")
+                  << ": " << f.problem << "\n";
+    }
+    switch (f.status) {
+    case FileStatus::Record: return 0;
+    case FileStatus::Missing: return 3;
+    default: return 4;
+    }
+}
+
+int run_clean(const Options& o)
+{
+    using A = CleanOutcome::Action;
+    auto paths = resolve(o);
+    CleanOutcome c = clean(paths);
+    if (o.json)
+        std::cout << clean_to_json(c, paths).dump() << "\n";
+    else
+        std::cout << to_string(c.action) << ": " << c.message << "\n";
+    switch (c.action) {
+    case A::NothingToDo:
+    case A::Removed:
+    case A::Quarantined: return 0;
+    case A::KeptLive:
+    case A::Busy: return 1;
+    case A::KeptUnsafe: return 4;
+    }
+    return 4;
+}
+
+// Runs `body`, turning our errors into a message and exit code 2.
+template <typename F>
+int guarded(F body)
+{
+    try {
+        return body();
+    } catch (const Error& e) {
+        std::cerr << "hermes-gatewayctl: " << describe(e) << "\n";
+    } catch (const std::exception& e) {
+        std::cerr << "hermes-gatewayctl: " << e.what() << "\n";
+    }
+    return 2;
+}
+
+} // namespace
+
+void add_pidfile_command(CLI::App& app, int& exit_code)
+{
+    auto opts = std::make_shared<Options>();
+    auto* pidfile = app.add_subcommand("pidfile", "Inspect and repair the gateway's PID file");
+    pidfile->require_subcommand(1);
+    pidfile->add_option("--home", opts->home, "Hermes home (default: $HERMES_HOME, else ~/.hermes)");
+    pidfile->add_flag("--json", opts->json, "Print one JSON object");
+
+    struct Sub {
+        const char* name;
+        const char* help;
+        int (*run)(const Options&);
+    };
+    static const Sub subs[] = {
+        {"show", "Print the record as read (exit 0 record, 3 none, 4 corrupt or unsafe)", run_show},
+        {"check", "Judge the record (exit 0 live, 1 stale, 3 none, 4 corrupt or unsafe)", run_check},
+        {"clean", "Remove a stale record under the lock (exit 0 done, 1 refused: live or busy, 4 unsafe)", run_clean},
+    };
+    for (const auto& s : subs) {
+        auto* sub = pidfile->add_subcommand(s.name, s.help);
+        // Options may also follow the subcommand: `pidfile check --json`.
+        sub->add_option("--home", opts->home, "Hermes home");
+        sub->add_flag("--json", opts->json, "Print one JSON object");
+        auto run = s.run;
+        sub->callback([opts, run, &exit_code] { exit_code = guarded([&] { return run(*opts); }); });
+    }
+}
+
+} // namespace hgw::cli

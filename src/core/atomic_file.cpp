@@ -1,0 +1,134 @@
+#include "core/atomic_file.h"
+
+#include "util/errors.h"
+#include "util/unique_fd.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <random>
+
+namespace hgw {
+
+namespace {
+
+std::filesystem::path sibling(const std::filesystem::path& path, const std::string& tag)
+{
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    return path.parent_path() /
+           ("." + path.filename().string() + "." + tag + "-" + std::to_string(::getpid()) + "-" +
+            std::to_string(rng() & 0xffffffffu));
+}
+
+void fsync_dir(const std::filesystem::path& dir)
+{
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd)
+        ::fsync(fd.get());
+}
+
+std::filesystem::path write_temp(const std::filesystem::path& path, const std::string& text)
+{
+    auto tmp = sibling(path, "tmp");
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd)
+        throw_errno("create " + tmp.string(), "check that the Hermes home is writable");
+    std::size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            ::unlink(tmp.c_str());
+            throw SystemError("write " + tmp.string(), err);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    // The mode must not depend on the umask: readers refuse writable-by-others files.
+    ::fchmod(fd.get(), 0644);
+    if (::fsync(fd.get()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw SystemError("fsync " + tmp.string(), err);
+    }
+    return tmp;
+}
+
+bool names(const std::filesystem::path& path, FileId id)
+{
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 && FileId{st.st_dev, st.st_ino} == id;
+}
+
+// Moves `path` to `aside` if it names `id`; if it turned out to be another
+// file, puts that file back. Returns true when `aside` now holds the judged file.
+bool move_aside_if_same(const std::filesystem::path& path, FileId id, const std::filesystem::path& aside)
+{
+    if (::rename(path.c_str(), aside.c_str()) != 0) {
+        if (errno == ENOENT)
+            return false;
+        throw_errno("rename " + path.string());
+    }
+    if (names(aside, id))
+        return true;
+    // Someone replaced the file after we judged it: restore theirs. link()
+    // fails if yet another file appeared meanwhile; then theirs is newer
+    // still and the one we hold is kept aside, not deleted.
+    if (::link(aside.c_str(), path.c_str()) == 0)
+        ::unlink(aside.c_str());
+    return false;
+}
+
+} // namespace
+
+bool publish_exclusive(const std::filesystem::path& path, const std::string& text)
+{
+    auto tmp = write_temp(path, text);
+    int rc = ::link(tmp.c_str(), path.c_str());
+    int err = errno;
+    ::unlink(tmp.c_str());
+    if (rc != 0) {
+        if (err == EEXIST)
+            return false;
+        throw SystemError("link " + path.string(), err);
+    }
+    fsync_dir(path.parent_path());
+    return true;
+}
+
+void publish_replace(const std::filesystem::path& path, const std::string& text)
+{
+    auto tmp = write_temp(path, text);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw SystemError("rename " + path.string(), err);
+    }
+    fsync_dir(path.parent_path());
+}
+
+bool remove_if_same(const std::filesystem::path& path, FileId id)
+{
+    auto aside = sibling(path, "removing");
+    if (!move_aside_if_same(path, id, aside))
+        return false;
+    ::unlink(aside.c_str());
+    fsync_dir(path.parent_path());
+    return true;
+}
+
+std::filesystem::path quarantine_if_same(const std::filesystem::path& path, FileId id)
+{
+    auto target = path;
+    target += ".corrupt-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(::getpid());
+    if (!move_aside_if_same(path, id, target))
+        return {};
+    fsync_dir(path.parent_path());
+    return target;
+}
+
+} // namespace hgw

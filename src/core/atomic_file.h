@@ -1,0 +1,28 @@
+#pragma once
+// Publishing and removing record files without ever exposing a half-written
+// file or removing a file other than the one we judged.
+
+#include "core/record_file.h"
+
+#include <filesystem>
+#include <string>
+
+namespace hgw {
+
+// Writes `text` to a temporary file beside `path`, fsyncs it, then links it
+// into place only if `path` does not exist. Returns false when it exists.
+bool publish_exclusive(const std::filesystem::path& path, const std::string& text);
+
+// Same, but replaces whatever is at `path` (rename). Only for use under the lock.
+void publish_replace(const std::filesystem::path& path, const std::string& text);
+
+// Removes `path` only if it still names inode `id`: the file is first moved
+// aside atomically, compared, then deleted or put back. Returns true if the
+// judged file was removed, false if it was already gone or had been replaced.
+bool remove_if_same(const std::filesystem::path& path, FileId id);
+
+// Moves `path` aside to `<path>.corrupt-<time>-<pid>` if it still names `id`,
+// keeping its bytes for a person to inspect. Returns the new name, or empty.
+std::filesystem::path quarantine_if_same(const std::filesystem::path& path, FileId id);
+
+} // namespace hgw

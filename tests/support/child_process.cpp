@@ -1,0 +1,204 @@
+#include "support/child_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include "process/pidfd.h"
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <grp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace hgw::test {
+
+namespace {
+
+std::vector<std::string> build_env(const SpawnOptions& opts)
+{
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+        std::string kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string::npos)
+            env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& k : opts.unset_env)
+        env.erase(k);
+    for (const auto& [k, v] : opts.env)
+        env[k] = v;
+    std::vector<std::string> out;
+    for (const auto& [k, v] : env)
+        out.push_back(k + "=" + v);
+    return out;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v)
+{
+    std::vector<char*> out;
+    for (auto& s : v)
+        out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+bool poll_one(int fd, std::chrono::milliseconds timeout)
+{
+    pollfd p{fd, POLLIN, 0};
+    for (;;) {
+        int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n > 0;
+    }
+}
+
+} // namespace
+
+Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& opts)
+{
+    auto env_strings = build_env(opts);
+    auto args = argv;
+    auto c_args = c_strings(args);
+    auto c_env = c_strings(env_strings);
+
+    int pipefd[2] = {-1, -1};
+    if (opts.capture_output && ::pipe2(pipefd, O_CLOEXEC) != 0)
+        throw std::runtime_error("pipe2 failed");
+
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        if (opts.capture_output) {
+            ::dup2(pipefd[1], 1);
+            ::dup2(pipefd[1], 2);
+        }
+        if (opts.uid && (::setresgid(*opts.uid, *opts.uid, *opts.uid) != 0 ||
+                         ::setgroups(0, nullptr) != 0 || ::setresuid(*opts.uid, *opts.uid, *opts.uid) != 0))
+            ::_exit(126);
+        ::execve(c_args[0], c_args.data(), c_env.data());
+        ::_exit(127);
+    }
+    Child c;
+    c.pid_ = pid;
+    c.reaped_ = false;
+    c.pidfd_.reset(hgw::pidfd_open(pid));
+    if (opts.capture_output) {
+        ::close(pipefd[1]);
+        c.out_.reset(pipefd[0]);
+    }
+    return c;
+}
+
+Child::Child(Child&& o) noexcept
+    : pid_(o.pid_), pidfd_(std::move(o.pidfd_)), out_(std::move(o.out_)),
+      buffered_(std::move(o.buffered_)), reaped_(o.reaped_)
+{
+    o.reaped_ = true;
+}
+
+Child::~Child()
+{
+    if (!reaped_ && pid_ > 0) {
+        hgw::pidfd_send_signal(pidfd_.get(), SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+}
+
+void Child::signal(int sig) const
+{
+    if (hgw::pidfd_send_signal(pidfd_.get(), sig) != 0 && errno != ESRCH)
+        throw std::runtime_error(std::string("pidfd_send_signal: ") + std::strerror(errno));
+}
+
+bool Child::wait_exited_unreaped(std::chrono::milliseconds timeout)
+{
+    return poll_one(pidfd_.get(), timeout);
+}
+
+std::optional<int> Child::wait(std::chrono::milliseconds timeout)
+{
+    if (reaped_)
+        return std::nullopt;
+    if (!poll_one(pidfd_.get(), timeout))
+        return std::nullopt;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return status;
+}
+
+std::string Child::output()
+{
+    if (out_) {
+        char buf[4096];
+        for (;;) {
+            ssize_t n = ::read(out_.get(), buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            buffered_.append(buf, static_cast<std::size_t>(n));
+        }
+        out_.reset();
+    }
+    return buffered_;
+}
+
+RunResult run(const std::vector<std::string>& argv, const SpawnOptions& opts, std::chrono::milliseconds timeout)
+{
+    SpawnOptions o = opts;
+    o.capture_output = true;
+    Child c = Child::spawn(argv, o);
+    RunResult r;
+    auto status = c.wait(timeout);
+    r.output = status ? c.output() : std::string("<timed out>");
+    if (status && WIFEXITED(*status))
+        r.exit_code = WEXITSTATUS(*status);
+    return r;
+}
+
+NotifyListener::NotifyListener(const std::string& path) : path_(path)
+{
+    fd_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    ::unlink(path.c_str());
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        throw std::runtime_error("bind " + path + ": " + std::strerror(errno));
+    ::chmod(path.c_str(), 0777);
+}
+
+NotifyListener::~NotifyListener() { ::unlink(path_.c_str()); }
+
+bool NotifyListener::wait_for(const std::string& line, std::chrono::milliseconds timeout)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0 || !poll_one(fd_.get(), left))
+            return false;
+        char buf[4096];
+        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+        if (n > 0 && std::string(buf, static_cast<std::size_t>(n)).find(line) != std::string::npos)
+            return true;
+    }
+}
+
+std::string source_path(const std::string& relative)
+{
+    return std::string(HGW_SOURCE_DIR) + "/" + relative;
+}
+
+} // namespace hgw::test

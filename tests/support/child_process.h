@@ -1,0 +1,79 @@
+#pragma once
+// Real child processes for tests: spawn, signal, wait with a timeout (on a
+// pidfd, never by polling), run a command and capture its output.
+
+#include "util/unique_fd.h"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hgw::test {
+
+using namespace std::chrono_literals;
+
+// Generous: tests assert correctness, not speed.
+inline constexpr std::chrono::milliseconds kTimeout = 30s;
+
+struct SpawnOptions {
+    std::map<std::string, std::string> env; // added to (or overriding) ours
+    std::vector<std::string> unset_env;
+    std::optional<uid_t> uid;               // setresuid in the child (we must be root)
+    bool capture_output = false;            // stdout+stderr into a pipe
+};
+
+class Child {
+public:
+    static Child spawn(const std::vector<std::string>& argv, const SpawnOptions& opts = {});
+    Child(Child&&) noexcept;
+    Child& operator=(Child&&) = delete;
+    ~Child(); // SIGKILLs and reaps a child still running
+
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    void signal(int sig) const;
+    // Exit status as from waitpid (use WIFEXITED etc.), or nothing on timeout.
+    std::optional<int> wait(std::chrono::milliseconds timeout = kTimeout);
+    // Waits until the child has exited but does not reap it (it stays a zombie).
+    bool wait_exited_unreaped(std::chrono::milliseconds timeout = kTimeout);
+    // All output so far, once the child has exited (needs capture_output).
+    std::string output();
+
+private:
+    Child() = default;
+    pid_t pid_ = -1;
+    UniqueFd pidfd_;
+    UniqueFd out_;
+    std::string buffered_;
+    bool reaped_ = true;
+};
+
+struct RunResult {
+    int exit_code = -1; // -1 if killed by a signal or timed out
+    std::string output; // stdout and stderr, interleaved
+};
+
+RunResult run(const std::vector<std::string>& argv, const SpawnOptions& opts = {},
+              std::chrono::milliseconds timeout = kTimeout);
+
+// A datagram socket speaking the sd_notify protocol, for a child's NOTIFY_SOCKET.
+class NotifyListener {
+public:
+    explicit NotifyListener(const std::string& path);
+    ~NotifyListener();
+    [[nodiscard]] const std::string& path() const { return path_; }
+    // Waits until a message containing `line` arrives. False on timeout.
+    bool wait_for(const std::string& line, std::chrono::milliseconds timeout = kTimeout);
+
+private:
+    std::string path_;
+    UniqueFd fd_;
+};
+
+// Path of a file in the source tree, e.g. source_path("tests/stub/hermes").
+std::string source_path(const std::string& relative);
+
+} // namespace hgw::test
