@@ -21,6 +21,8 @@ UniqueFd open_lock_file(const std::filesystem::path& path)
     if (errno == ELOOP)
         throw UnsafeFileError(path.string() + " is a symlink; refusing to lock through it",
                               "remove the symlink; gateway.lock must be a plain file");
+    if (errno == EISDIR)
+        throw UnsafeFileError(path.string() + " is a directory", "remove it; gateway.lock must be a plain file");
     throw_errno("open " + path.string(), "check that the Hermes home exists and is writable");
 }
 
@@ -31,7 +33,7 @@ FileId check_trusted(const std::filesystem::path& path, int fd)
         throw_errno("fstat " + path.string());
     if (!S_ISREG(st.st_mode))
         throw UnsafeFileError(path.string() + " is not a regular file", "remove it");
-    if (auto why = trust_problem(st.st_uid, st.st_gid, st.st_mode); !why.empty())
+    if (auto why = trust_problem(st.st_uid, st.st_gid, st.st_mode, directory_owner(path)); !why.empty())
         throw UnsafeFileError(path.string() + " " + why,
                               "fix its owner and mode (0644, owned by the gateway's user)");
     return {st.st_dev, st.st_ino};

@@ -70,7 +70,7 @@ LockState probe_lock(const std::filesystem::path& lock_path)
     }
     s.exists = true;
     s.id = {st.st_dev, st.st_ino};
-    s.problem = trust_problem(st.st_uid, st.st_gid, st.st_mode);
+    s.problem = trust_problem(st.st_uid, st.st_gid, st.st_mode, directory_owner(lock_path));
 
     if (auto locks = read_small_file("/proc/locks", 16 << 20)) {
         s.method = "proc-locks";

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <climits>
 
 namespace hgw {
@@ -122,6 +123,63 @@ RecordParse parse_object(const json& obj)
 
 } // namespace
 
+namespace {
+
+bool is_hex4(std::string_view s, std::size_t at)
+{
+    if (at + 4 > s.size())
+        return false;
+    for (std::size_t i = at; i < at + 4; ++i)
+        if (!std::isxdigit(static_cast<unsigned char>(s[i])))
+            return false;
+    return true;
+}
+
+unsigned hex4(std::string_view s, std::size_t at)
+{
+    return static_cast<unsigned>(std::stoul(std::string(s.substr(at, 4)), nullptr, 16));
+}
+
+bool is_high_surrogate(unsigned u) { return u >= 0xD800 && u <= 0xDBFF; }
+bool is_low_surrogate(unsigned u) { return u >= 0xDC00 && u <= 0xDFFF; }
+
+// Python writes bytes that are not UTF-8 (an argv from a non-UTF-8 path) as
+// lone surrogate escapes such as "\udce9", and reads them back; strict JSON
+// parsers refuse them. Replacing each lone one with U+FFFD keeps such a
+// record readable, as Hermes itself reads it.
+std::string replace_lone_surrogates(std::string_view s)
+{
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        if (s[i] != '\\' || i + 1 >= s.size()) {
+            out.push_back(s[i++]);
+            continue;
+        }
+        if (s[i + 1] != 'u' || !is_hex4(s, i + 2)) {
+            out.append(s.substr(i, 2)); // any other escape, "\\" included
+            i += 2;
+            continue;
+        }
+        unsigned unit = hex4(s, i + 2);
+        bool pair = is_high_surrogate(unit) && i + 12 <= s.size() && s.substr(i + 6, 2) == "\\u" &&
+                    is_hex4(s, i + 8) && is_low_surrogate(hex4(s, i + 8));
+        if (pair) {
+            out.append(s.substr(i, 12));
+            i += 12;
+        } else if (is_high_surrogate(unit) || is_low_surrogate(unit)) {
+            out.append("\\ufffd");
+            i += 6;
+        } else {
+            out.append(s.substr(i, 6));
+            i += 6;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
 RecordParse parse_record(std::string_view bytes)
 {
     if (bytes.substr(0, kBom.size()) == kBom)
@@ -130,6 +188,11 @@ RecordParse parse_record(std::string_view bytes)
     if (bytes.empty())
         return fail("the file is empty");
 
+    std::string cleaned;
+    if (bytes.find("\\u") != std::string_view::npos) {
+        cleaned = replace_lone_surrogates(bytes);
+        bytes = cleaned;
+    }
     json doc = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded())
         return fail("not valid JSON (truncated, binary or not UTF-8)");

@@ -67,7 +67,16 @@ CleanOutcome clean_under_lock(const HomePaths& paths, const InstanceLock& /*held
 
 CleanOutcome clean(const HomePaths& paths)
 {
-    auto lock = InstanceLock::try_acquire(paths.lock_file);
+    std::optional<InstanceLock> lock;
+    try {
+        lock = InstanceLock::try_acquire(paths.lock_file);
+    } catch (const UnsafeFileError& e) {
+        CleanOutcome out;
+        out.action = CleanOutcome::Action::KeptUnsafe;
+        out.verdict = validate(paths);
+        out.message = std::string("left alone, not ours to touch: ") + e.what();
+        return out;
+    }
     if (!lock) {
         CleanOutcome out;
         out.action = CleanOutcome::Action::Busy;

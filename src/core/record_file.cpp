@@ -57,12 +57,21 @@ RecordFile open_failure(const std::filesystem::path& path, int err)
 
 } // namespace
 
-std::string trust_problem(uid_t owner, gid_t group, mode_t mode)
+uid_t directory_owner(const std::filesystem::path& path)
+{
+    struct stat st {};
+    auto dir = path.parent_path();
+    if (::stat(dir.empty() ? "." : dir.c_str(), &st) != 0)
+        return ::geteuid();
+    return st.st_uid;
+}
+
+std::string trust_problem(uid_t owner, gid_t group, mode_t mode, uid_t dir_owner)
 {
     uid_t me = ::geteuid();
-    if (owner != me && owner != 0)
-        return "is owned by uid " + std::to_string(owner) + ", not by us (uid " +
-               std::to_string(me) + ") or root";
+    if (owner != me && owner != 0 && owner != dir_owner)
+        return "is owned by uid " + std::to_string(owner) + ", not by us (uid " + std::to_string(me) +
+               "), root, or the owner of its directory (uid " + std::to_string(dir_owner) + ")";
     if (mode & S_IWOTH)
         return "is writable by every user (mode " + octal(mode) + ")";
     if ((mode & S_IWGRP) && group != ::getegid() && group != 0)
@@ -88,7 +97,7 @@ RecordFile read_record_file(const std::filesystem::path& path, std::size_t cap)
     f.pin = std::make_shared<const UniqueFd>(std::move(fd));
     int rfd = f.pin->get();
     f.owner = st.st_uid;
-    if (auto why = trust_problem(st.st_uid, st.st_gid, st.st_mode); !why.empty()) {
+    if (auto why = trust_problem(st.st_uid, st.st_gid, st.st_mode, directory_owner(path)); !why.empty()) {
         f.status = FileStatus::Unsafe;
         f.problem = why;
         return f;

@@ -48,7 +48,12 @@ struct RecordFile {
 // errors that say nothing about the file (ENOMEM, EIO, ...).
 RecordFile read_record_file(const std::filesystem::path& path, std::size_t cap = kRecordSizeCap);
 
-// Why a file with this owner and mode is not to be trusted, or empty if it is.
-std::string trust_problem(uid_t owner, gid_t group, mode_t mode);
+// Why a file with this owner and mode is not to be trusted, or empty if it
+// is. Trusted owners: us, root, and the owner of the directory holding the
+// file (who could replace it anyway), so root can judge a user's home.
+std::string trust_problem(uid_t owner, gid_t group, mode_t mode, uid_t dir_owner);
+
+// The owner of the directory that holds `path`, or our euid if unknown.
+uid_t directory_owner(const std::filesystem::path& path);
 
 } // namespace hgw
