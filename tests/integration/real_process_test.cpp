@@ -25,7 +25,7 @@ Child start_stub(const TempHome& home, const NotifyListener& notify, std::vector
 
 } // namespace
 
-TEST_CASE("a live stub gateway validates as live; SIGKILLed it is stale and cleaned", "[process]")
+TEST_CASE("a live stub gateway validates as live, and SIGKILLed it is stale and cleaned", "[process]")
 {
     TempHome home;
     NotifyListener notify((home.dir() / "notify.sock").string());

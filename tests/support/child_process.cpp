@@ -77,6 +77,13 @@ Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& opt
     if (pid < 0)
         throw std::runtime_error("fork failed");
     if (pid == 0) {
+        // Until exec we are a copy of the test binary: a signal must not run
+        // the test framework's handlers here.
+        for (int sig = 1; sig < NSIG; ++sig)
+            ::signal(sig, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::setpgid(0, 0);
         if (opts.capture_output) {
             ::dup2(pipefd[1], 1);
