@@ -1,5 +1,6 @@
 // hermes-gatewayctl: the command line for people and for the update hook.
 
+#include "cli/bus_commands.h"
 #include "cli/pidfile_command.h"
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@ int main(int argc, char** argv)
     app.require_subcommand(1);
     int exit_code = 0;
     hgw::cli::add_pidfile_command(app, exit_code);
+    hgw::cli::add_bus_commands(app, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

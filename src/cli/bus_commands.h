@@ -1,0 +1,26 @@
+#pragma once
+// The commands that talk to hermes-gatewayd over D-Bus: `status`, `replace`,
+// `restart`, `start`, `stop`, `wait-ready` and `watch`.
+
+#include <CLI/CLI.hpp>
+
+namespace hgw::cli {
+
+// Exit codes of the bus commands (also listed in --help).
+namespace exit_codes {
+inline constexpr int kOk = 0;
+inline constexpr int kFailed = 1;           // any other failure; status: gateway failed; wait-ready: timed out
+inline constexpr int kInvalidArgs = 2;      // bad command line, or InvalidArgs from the daemon
+inline constexpr int kNotRunning = 3;       // status: not running and ready; NotRunning from the daemon
+inline constexpr int kNoDaemon = 4;         // hermes-gatewayd not reachable on the bus
+inline constexpr int kAccessDenied = 5;
+inline constexpr int kBusy = 6;
+inline constexpr int kTimeout = 7;          // the daemon's Timeout, or no reply in time
+inline constexpr int kGenerationMismatch = 8;
+inline constexpr int kStartFailed = 9;
+} // namespace exit_codes
+
+// Adds the bus subcommands to `app`. Their callbacks set `exit_code`.
+void add_bus_commands(CLI::App& app, int& exit_code);
+
+} // namespace hgw::cli

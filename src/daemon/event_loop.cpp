@@ -1,0 +1,158 @@
+#include "daemon/event_loop.h"
+
+#include "util/errors.h"
+
+#include <signal.h>
+#include <time.h>
+
+namespace hgw::daemon {
+
+namespace {
+
+// Each callback lives in a heap box owned by the source (freed by the
+// destroy callback), so sources can be moved freely.
+template <typename F>
+struct Box {
+    F fn;
+};
+
+template <typename F>
+void destroy_box(void* userdata)
+{
+    std::unique_ptr<Box<F>>(static_cast<Box<F>*>(userdata));
+}
+
+int on_io(sd_event_source*, int, uint32_t revents, void* userdata)
+{
+    static_cast<Box<EventLoop::IoCallback>*>(userdata)->fn(revents);
+    return 0;
+}
+
+int on_time(sd_event_source*, uint64_t, void* userdata)
+{
+    static_cast<Box<EventLoop::Callback>*>(userdata)->fn();
+    return 0;
+}
+
+int on_signal(sd_event_source*, const signalfd_siginfo*, void* userdata)
+{
+    static_cast<Box<EventLoop::Callback>*>(userdata)->fn();
+    return 0;
+}
+
+struct IoWithPrepare {
+    EventLoop::IoCallback io;
+    EventLoop::Callback prepare;
+    void operator()(uint32_t revents) { io(revents); }
+};
+
+int on_io_with_prepare(sd_event_source*, int, uint32_t revents, void* userdata)
+{
+    static_cast<Box<IoWithPrepare>*>(userdata)->fn(revents);
+    return 0;
+}
+
+int on_prepare(sd_event_source*, void* userdata)
+{
+    static_cast<Box<IoWithPrepare>*>(userdata)->fn.prepare();
+    return 0;
+}
+
+void check(int r, const char* what)
+{
+    if (r < 0)
+        throw SystemError(what, -r);
+}
+
+template <typename F>
+EventSource own(sd_event_source* s, F&& fn)
+{
+    auto box = std::make_unique<Box<std::decay_t<F>>>(Box<std::decay_t<F>>{std::forward<F>(fn)});
+    sd_event_source_set_userdata(s, box.get());
+    sd_event_source_set_destroy_callback(s, destroy_box<std::decay_t<F>>);
+    box.release();
+    return EventSource(s);
+}
+
+} // namespace
+
+EventSource& EventSource::operator=(EventSource&& o) noexcept
+{
+    if (this != &o) {
+        reset();
+        source_ = std::exchange(o.source_, nullptr);
+    }
+    return *this;
+}
+
+EventSource::~EventSource() { reset(); }
+
+void EventSource::reset()
+{
+    if (source_) {
+        sd_event_source_disable_unref(source_);
+        source_ = nullptr;
+    }
+}
+
+EventLoop::EventLoop() { check(sd_event_new(&event_), "sd_event_new"); }
+
+EventLoop::~EventLoop() { sd_event_unref(event_); }
+
+EventSource EventLoop::add_io(int fd, std::uint32_t events, IoCallback cb)
+{
+    sd_event_source* s = nullptr;
+    check(sd_event_add_io(event_, &s, fd, events, on_io, nullptr), "sd_event_add_io");
+    return own(s, std::move(cb));
+}
+
+EventSource EventLoop::add_timer_at(std::uint64_t monotonic_usec, Callback cb)
+{
+    sd_event_source* s = nullptr;
+    check(sd_event_add_time(event_, &s, CLOCK_MONOTONIC, monotonic_usec, 0, on_time, nullptr),
+          "sd_event_add_time");
+    return own(s, std::move(cb));
+}
+
+EventSource EventLoop::add_timer(std::chrono::microseconds after, Callback cb)
+{
+    return add_timer_at(now_usec() + static_cast<std::uint64_t>(after.count()), std::move(cb));
+}
+
+EventSource EventLoop::add_signal(int sig, Callback cb)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    sd_event_source* s = nullptr;
+    check(sd_event_add_signal(event_, &s, sig, on_signal, nullptr), "sd_event_add_signal");
+    return own(s, std::move(cb));
+}
+
+EventSource EventLoop::add_io_with_prepare(int fd, std::uint32_t events, IoCallback cb, Callback prepare)
+{
+    sd_event_source* s = nullptr;
+    check(sd_event_add_io(event_, &s, fd, events, on_io_with_prepare, nullptr), "sd_event_add_io");
+    EventSource owned = own(s, IoWithPrepare{std::move(cb), std::move(prepare)});
+    check(sd_event_source_set_prepare(s, on_prepare), "sd_event_source_set_prepare");
+    return owned;
+}
+
+void EventLoop::set_io_events(const EventSource& s, std::uint32_t events)
+{
+    check(sd_event_source_set_io_events(s.get(), events), "sd_event_source_set_io_events");
+}
+
+int EventLoop::run() { return sd_event_loop(event_); }
+
+void EventLoop::exit(int code) { sd_event_exit(event_, code); }
+
+std::uint64_t EventLoop::now_usec()
+{
+    timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+}
+
+} // namespace hgw::daemon

@@ -1,0 +1,113 @@
+#include "daemon/spawn.h"
+
+#include "util/errors.h"
+#include "util/unique_fd.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace hgw::daemon {
+
+namespace {
+
+// Runs in the forked child: only async-signal-safe calls until exec, plus
+// the string building done before fork.
+[[noreturn]] void exec_child(const SpawnRequest& req, std::vector<char*>& argv, std::vector<std::string>& env,
+                             int error_fd)
+{
+    ::setsid(); // own session and process group: a terminal's signals stay ours
+
+    sigset_t all;
+    sigemptyset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig)
+        ::signal(sig, SIG_DFL);
+
+    if (!req.working_directory.empty() && ::chdir(req.working_directory.c_str()) != 0) {
+        int err = errno;
+        (void)!::write(error_fd, &err, sizeof err);
+        ::_exit(127);
+    }
+    // Everything we hold is close-on-exec; make sure of it, then hand over
+    // the one fd the child should have.
+    ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (req.inherit_fd >= 0)
+        ::fcntl(req.inherit_fd, F_SETFD, 0);
+    if (req.set_watchdog_pid)
+        env.push_back("WATCHDOG_PID=" + std::to_string(::getpid()));
+
+    std::vector<char*> envp;
+    for (auto& e : env)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    ::execvpe(argv[0], argv.data(), envp.data());
+    int err = errno;
+    (void)!::write(error_fd, &err, sizeof err);
+    ::_exit(127);
+}
+
+} // namespace
+
+std::map<std::string, std::string> inheritable_environment()
+{
+    static const char* const ours[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
+                                       "LISTEN_PID", "LISTEN_FDNAMES", "INVOCATION_ID"};
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+        std::string kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string::npos)
+            env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const char* k : ours)
+        env.erase(k);
+    return env;
+}
+
+pid_t spawn_process(const SpawnRequest& req)
+{
+    if (req.argv.empty())
+        throw Error("no gateway command configured", "set `command` in the configuration");
+    std::vector<std::string> args = req.argv;
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env;
+    for (const auto& [k, v] : req.env)
+        env.push_back(k + "=" + v);
+
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) != 0)
+        throw_errno("pipe2");
+    UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw_errno("fork");
+    if (pid == 0)
+        exec_child(req, argv, env, write_end.get());
+
+    // The pipe closes on a successful exec, or carries the child's errno.
+    write_end.reset();
+    int err = 0;
+    ssize_t n;
+    do
+        n = ::read(read_end.get(), &err, sizeof err);
+    while (n < 0 && errno == EINTR);
+    if (n == sizeof err)
+        throw Error("cannot start " + req.argv[0] + ": " + std::strerror(err) + " (child pid " +
+                        std::to_string(pid) + " exited)",
+                    "check the gateway command and working directory in the configuration");
+    return pid;
+}
+
+} // namespace hgw::daemon

@@ -1,0 +1,23 @@
+#pragma once
+// The options dictionary (a{sv}) of Replace, Restart, Start and Stop.
+
+#include "daemon/supervisor.h"
+#include "dbus/types.h"
+
+#include <cstddef>
+
+namespace hgw::bus {
+
+// Longest `reason` accepted: it is logged and broadcast in signals.
+inline constexpr std::size_t kMaxReasonBytes = 1024;
+
+// Reads the keys the interface defines:
+//   reason        s  free text
+//   timeout_usec  t  0 means the daemon's default
+//   if_generation t
+// An empty map is fine. An unknown key, a value of another type, a reason
+// longer than kMaxReasonBytes or a timeout that does not fit in
+// microseconds throws sdbus::Error(kErrInvalidArgs) naming the key.
+daemon::OpOptions parse_op_options(const VariantMap& options);
+
+} // namespace hgw::bus

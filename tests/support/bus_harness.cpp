@@ -1,0 +1,125 @@
+#include "support/bus_harness.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace hgw::test {
+
+namespace {
+
+// A session-type bus that lets any uid connect, own names and call methods:
+// authorization is the daemon's job here, and that is what the tests check.
+std::string bus_config(const std::string& socket_path)
+{
+    return R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=)" + socket_path + R"(</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+)";
+}
+
+} // namespace
+
+PrivateBus::PrivateBus()
+{
+    auto conf = dir_.dir() / "bus.conf";
+    std::ofstream(conf) << bus_config((dir_.dir() / "bus.socket").string());
+    RunResult r = run({"/usr/bin/dbus-daemon", "--config-file=" + conf.string(), "--fork", "--print-address=1",
+                       "--print-pid=1"});
+    std::istringstream lines(r.output);
+    std::string pid_line;
+    if (r.exit_code != 0 || !std::getline(lines, address_) || !std::getline(lines, pid_line))
+        throw std::runtime_error("dbus-daemon failed to start: " + r.output);
+    pid_ = std::stoi(pid_line);
+}
+
+PrivateBus::~PrivateBus()
+{
+    if (pid_ > 0)
+        ::kill(pid_, SIGTERM); // our own dbus-daemon, by the PID it printed
+}
+
+std::unique_ptr<sdbus::IConnection> PrivateBus::connect() const
+{
+    return sdbus::createSessionBusConnectionWithAddress(address_);
+}
+
+std::string daemon_path() { return HGW_DAEMON_PATH; }
+std::string ctl_path() { return HGW_CTL_PATH; }
+
+std::vector<std::string> stub_command(const std::vector<std::string>& extra)
+{
+    std::vector<std::string> argv = {source_path("tests/stub/hermes"), "gateway", "run"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
+
+GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
+    : notify_(std::make_unique<NotifyListener>((home.dir() / "systemd-notify.sock").string())),
+      child_([&] {
+          std::vector<std::string> argv = {daemon_path(), "--address", bus.address(), "--home",
+                                           home.dir().string(), "--log-target", "stderr"};
+          argv.insert(argv.end(), options.daemon_args.begin(), options.daemon_args.end());
+          argv.push_back("--");
+          auto gw = stub_command(options.gateway_args);
+          argv.insert(argv.end(), gw.begin(), gw.end());
+          SpawnOptions so;
+          so.capture_output = true;
+          so.env = {{"NOTIFY_SOCKET", notify_->path()}};
+          so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID"};
+          return Child::spawn(argv, so);
+      }())
+{
+    if (options.wait_ready && !notify_->wait_for("READY=1"))
+        throw std::runtime_error("hermes-gatewayd sent no READY=1");
+}
+
+ManagerClient::ManagerClient(const PrivateBus& bus)
+    : connection_(bus.connect()),
+      proxy_(sdbus::createProxy(*connection_, "org.hermes.Gateway1", "/org/hermes/Gateway1"))
+{
+    proxy_->finishRegistration();
+}
+
+std::map<std::string, sdbus::Variant> ManagerClient::status()
+{
+    std::map<std::string, sdbus::Variant> out;
+    proxy_->callMethod("GetStatus").onInterface("org.hermes.Gateway1.Manager").storeResultsTo(out);
+    return out;
+}
+
+std::pair<std::uint32_t, std::uint64_t> ManagerClient::call_op(const std::string& method,
+                                                               const std::map<std::string, sdbus::Variant>& options)
+{
+    std::uint32_t pid = 0;
+    std::uint64_t generation = 0;
+    proxy_->callMethod(method)
+        .onInterface("org.hermes.Gateway1.Manager")
+        .withTimeout(std::chrono::seconds(120))
+        .withArguments(options)
+        .storeResultsTo(pid, generation);
+    return {pid, generation};
+}
+
+void ManagerClient::stop(const std::map<std::string, sdbus::Variant>& options)
+{
+    proxy_->callMethod("Stop")
+        .onInterface("org.hermes.Gateway1.Manager")
+        .withTimeout(std::chrono::seconds(120))
+        .withArguments(options);
+}
+
+} // namespace hgw::test

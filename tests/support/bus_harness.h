@@ -1,0 +1,79 @@
+#pragma once
+// Real buses and real daemons for the daemon tests: a private dbus-daemon
+// that admits every uid (so setpriv'd callers can reach it), and
+// hermes-gatewayd run against it with the stub gateway, watched through the
+// same sd_notify protocol systemd uses.
+
+#include "support/child_process.h"
+#include "support/temp_home.h"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hgw::test {
+
+class PrivateBus {
+public:
+    PrivateBus();
+    ~PrivateBus();
+    PrivateBus(const PrivateBus&) = delete;
+    PrivateBus& operator=(const PrivateBus&) = delete;
+
+    [[nodiscard]] const std::string& address() const { return address_; }
+    [[nodiscard]] std::unique_ptr<sdbus::IConnection> connect() const;
+
+private:
+    TempHome dir_;
+    std::string address_;
+    pid_t pid_ = 0;
+};
+
+struct DaemonOptions {
+    std::vector<std::string> daemon_args;  // extra flags for hermes-gatewayd
+    std::vector<std::string> gateway_args; // extra flags for the stub gateway
+    bool wait_ready = true;                // wait for the daemon's READY=1
+};
+
+// hermes-gatewayd on a private bus, for one Hermes home.
+class GatewayDaemon {
+public:
+    GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options = {});
+
+    [[nodiscard]] pid_t pid() const { return child_.pid(); }
+    Child& process() { return child_; }
+    // The daemon's sd_notify messages, as systemd would receive them.
+    NotifyListener& notifications() { return *notify_; }
+    // Output so far (after the daemon exited).
+    std::string output() { return child_.output(); }
+
+private:
+    std::unique_ptr<NotifyListener> notify_;
+    Child child_;
+};
+
+// Calls on org.hermes.Gateway1 at the default name and path.
+class ManagerClient {
+public:
+    explicit ManagerClient(const PrivateBus& bus);
+
+    std::map<std::string, sdbus::Variant> status();
+    // Replace/Restart/Start: (pid, generation). Throws sdbus::Error.
+    std::pair<std::uint32_t, std::uint64_t> call_op(const std::string& method,
+                                                    const std::map<std::string, sdbus::Variant>& options = {});
+    void stop(const std::map<std::string, sdbus::Variant>& options = {});
+    sdbus::IProxy& proxy() { return *proxy_; }
+    sdbus::IConnection& connection() { return *connection_; }
+
+private:
+    std::unique_ptr<sdbus::IConnection> connection_;
+    std::unique_ptr<sdbus::IProxy> proxy_;
+};
+
+std::string daemon_path();
+std::string ctl_path();
+std::vector<std::string> stub_command(const std::vector<std::string>& extra = {});
+
+} // namespace hgw::test

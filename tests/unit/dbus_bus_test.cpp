@@ -1,0 +1,236 @@
+// The D-Bus layer on a real, private dbus-daemon: authorization of real
+// callers running as other uids and groups (setpriv), exception conversion
+// at the handler boundary, and the bus names profiles map to.
+
+#include "dbus/authorizer.h"
+#include "dbus/bus_errors.h"
+#include "core/profile.h"
+#include "support/child_process.h"
+#include "support/temp_home.h"
+
+#include <catch2/catch.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <stdexcept>
+
+using namespace hgw;
+using namespace hgw::bus;
+using namespace hgw::test;
+
+namespace {
+
+// A dbus-daemon of our own that lets every uid in, listening in a temp dir.
+class PrivateBus {
+public:
+    PrivateBus()
+    {
+        auto config = dir_.dir() / "bus.conf";
+        std::ofstream(config) << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=)" << dir_.dir().string() << R"(</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+)";
+        start(config.string());
+    }
+    ~PrivateBus()
+    {
+        ::kill(pid_, SIGTERM);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    PrivateBus(const PrivateBus&) = delete;
+    PrivateBus& operator=(const PrivateBus&) = delete;
+
+    [[nodiscard]] const std::string& address() const { return address_; }
+
+private:
+    // Runs dbus-daemon in the foreground with its address printed to a pipe:
+    // once the line arrives, the bus accepts connections.
+    void start(const std::string& config)
+    {
+        int fds[2];
+        REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+        std::string config_arg = "--config-file=" + config;
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            ::dup2(fds[1], STDOUT_FILENO); // dup2 clears O_CLOEXEC on the copy
+            ::execlp("dbus-daemon", "dbus-daemon", "--nofork", config_arg.c_str(), "--print-address=1",
+                     static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(fds[1]);
+        address_ = read_line(fds[0]);
+        ::close(fds[0]);
+        REQUIRE_FALSE(address_.empty());
+    }
+
+    static std::string read_line(int fd)
+    {
+        std::string line;
+        char c = 0;
+        for (;;) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(kTimeout.count())) <= 0)
+                return {};
+            if (::read(fd, &c, 1) != 1 || c == '\n')
+                return line;
+            line += c;
+        }
+    }
+
+    TempHome dir_;
+    pid_t pid_ = -1;
+    std::string address_;
+};
+
+// A server object whose method Change is guarded by an Authorizer, served
+// by sdbus-c++'s own loop thread.
+class AuthServer {
+public:
+    AuthServer(const std::string& address, AccessPolicy policy)
+        : connection_(sdbus::createSessionBusConnectionWithAddress(address))
+        , authorizer_(*connection_, std::move(policy))
+        , object_(sdbus::createObject(*connection_, "/t"))
+    {
+        sdbus::IObject* object = object_.get();
+        object_->registerMethod("Change").onInterface("t.Auth").implementedAs([this, object] {
+            return guard_handler("Change", [&] {
+                authorizer_.require(*object->getCurrentlyProcessedMessage(), "Change");
+                return std::string("changed");
+            });
+        });
+        object_->registerMethod("Explode").onInterface("t.Auth").implementedAs([] {
+            return guard_handler("Explode", []() -> std::string { throw std::runtime_error("boom"); });
+        });
+        object_->finishRegistration();
+        connection_->requestName("t.Auth");
+        connection_->enterEventLoopAsync();
+    }
+    ~AuthServer() { connection_->leaveEventLoop(); }
+
+private:
+    std::unique_ptr<sdbus::IConnection> connection_;
+    Authorizer authorizer_;
+    std::unique_ptr<sdbus::IObject> object_;
+};
+
+// Calls t.Auth.<method> as the credentials setpriv sets up (none: as root).
+// run() execs without a PATH search, hence the full paths.
+RunResult call_as(const PrivateBus& bus, std::vector<std::string> setpriv_args, const std::string& method)
+{
+    std::vector<std::string> argv;
+    if (!setpriv_args.empty()) {
+        argv.push_back("/usr/bin/setpriv");
+        argv.insert(argv.end(), setpriv_args.begin(), setpriv_args.end());
+    }
+    std::vector<std::string> send = {"/usr/bin/dbus-send", "--bus=" + bus.address(), "--print-reply",
+                                     "--dest=t.Auth", "/t",                     "t.Auth." + method};
+    argv.insert(argv.end(), send.begin(), send.end());
+    return run(argv);
+}
+
+bool contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+constexpr gid_t kGroup = 4242; // has no name: shown by number
+
+} // namespace
+
+TEST_CASE("a caller of another uid is denied with AccessDenied and root is allowed", "[dbus][auth][bus]")
+{
+    PrivateBus bus;
+    AuthServer server(bus.address(), make_access_policy(kGroup, 0));
+
+    RunResult root = call_as(bus, {}, "Change");
+    CHECK(root.exit_code == 0);
+    CHECK(contains(root.output, "\"changed\""));
+
+    RunResult nobody = call_as(bus, {"--reuid=65534", "--regid=65534", "--clear-groups"}, "Change");
+    CHECK(nobody.exit_code != 0);
+    CHECK(contains(nobody.output, std::string("Error ") + kErrAccessDenied +
+                                      ": uid 65534 may not call Change: only root and group 4242 may change the gateway"));
+}
+
+TEST_CASE("a caller in the allowed group is allowed, as primary or supplementary group", "[dbus][auth][bus]")
+{
+    PrivateBus bus;
+    AuthServer server(bus.address(), make_access_policy(kGroup, 0));
+    const std::string g = std::to_string(kGroup);
+
+    RunResult supplementary = call_as(bus, {"--reuid=65534", "--regid=65534", "--groups=100," + g}, "Change");
+    CHECK(supplementary.exit_code == 0);
+    CHECK(contains(supplementary.output, "\"changed\""));
+
+    RunResult primary = call_as(bus, {"--reuid=65534", "--regid=" + g, "--clear-groups"}, "Change");
+    CHECK(primary.exit_code == 0);
+    CHECK(contains(primary.output, "\"changed\""));
+
+    // The same uid without the group is turned away: the group decides.
+    RunResult other = call_as(bus, {"--reuid=65534", "--regid=65534", "--groups=100"}, "Change");
+    CHECK(other.exit_code != 0);
+    CHECK(contains(other.output, kErrAccessDenied));
+}
+
+TEST_CASE("the daemon's own uid is allowed without any group", "[dbus][auth][bus]")
+{
+    PrivateBus bus;
+    // As if the daemon ran as uid 1 ("daemon" on Debian) with no group
+    // configured. dbus-daemon refuses uids without a passwd entry, so the
+    // uid must be a real user.
+    AuthServer server(bus.address(), make_access_policy(std::nullopt, 1));
+
+    RunResult own = call_as(bus, {"--reuid=1", "--regid=1", "--clear-groups"}, "Change");
+    INFO(own.output);
+    CHECK(own.exit_code == 0);
+    CHECK(contains(own.output, "\"changed\""));
+
+    RunResult other = call_as(bus, {"--reuid=65534", "--regid=65534", "--clear-groups"}, "Change");
+    CHECK(other.exit_code != 0);
+    CHECK(contains(other.output, "uid 65534 may not call Change: only root and uid 1 may change the gateway"));
+}
+
+TEST_CASE("a handler's non-D-Bus exception reaches the caller as Failed and the server lives on", "[dbus][errors][bus]")
+{
+    PrivateBus bus;
+    AuthServer server(bus.address(), make_access_policy(std::nullopt, 0));
+
+    RunResult boom = call_as(bus, {}, "Explode");
+    CHECK(boom.exit_code != 0);
+    CHECK(contains(boom.output, std::string("Error ") + kErrFailed + ": Explode: boom"));
+
+    // Without the guard, sdbus-c++ 1.2 would have called std::terminate.
+    RunResult after = call_as(bus, {}, "Change");
+    CHECK(after.exit_code == 0);
+    CHECK(contains(after.output, "\"changed\""));
+}
+
+TEST_CASE("every profile's bus name is accepted by a real bus", "[dbus][busname][bus]")
+{
+    PrivateBus bus;
+    auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
+    for (const std::string profile : {"", "work", "my-bot", "my_bot", "2nd", "0", "9-lives", "a--b"}) {
+        INFO("profile '" << profile << "'");
+        CHECK_NOTHROW(connection->requestName(bus_name_for_profile(profile)));
+    }
+    CHECK_NOTHROW(connection->requestName(bus_name_for_profile(std::string(64, 'z'))));
+    // Why the leading '_' is needed: the bus refuses an element that starts with a digit.
+    CHECK_THROWS_AS(connection->requestName("org.hermes.Gateway1.2nd"), sdbus::Error);
+}
