@@ -396,7 +396,7 @@ void print_status(const Json& s, const BusTarget& target)
     if (std::int64_t started = num(s, "started_at_usec"); started != 0) {
         std::int64_t ago = now_usec() - started;
         row("Started", local_time(started, false) +
-                           (ago >= 0 ? "; " + format_duration(microseconds((ago / 1'000'000) * 1'000'000)) + " ago" : ""));
+                           (ago < 0 ? "" : ago < 1'000'000 ? "; just now" : "; " + format_duration(microseconds((ago / 1'000'000) * 1'000'000)) + " ago"));
     }
     row("Status", str(s, "status_text"));
     row("Failure", str(s, "failure_reason"));
@@ -567,8 +567,14 @@ bool daemon_gone(const sdbus::Error& e)
            e.getName() == "org.freedesktop.DBus.Error.NoReply" || e.getName() == "org.freedesktop.DBus.Error.Timeout";
 }
 
-int run_wait_ready(const CommonOptions& o)
+struct WaitReadyOptions {
+    CommonOptions common;
+    std::uint64_t newer_than = 0; // also wait for a generation above this
+};
+
+int run_wait_ready(const WaitReadyOptions& w)
 {
+    const CommonOptions& o = w.common;
     const microseconds limit = given_timeout(o).value_or(kLongReplyTimeout);
     CallContext ctx{resolve_target(o), "read the gateway's status", kQuickReplyTimeout};
     ChangeFlag changed;
@@ -592,7 +598,7 @@ int run_wait_ready(const CommonOptions& o)
                 ctx.started = Clock::now();
                 Json s = status_to_json(client.get_status(ctx.reply_timeout));
                 last_state = str(s, "state");
-                if (is_ready(s)) {
+                if (is_ready(s) && static_cast<std::uint64_t>(num(s, "generation")) > w.newer_than) {
                     if (o.json)
                         std::cout << s.dump() << "\n";
                     else
@@ -706,11 +712,14 @@ void add_bus_commands(CLI::App& app, int& exit_code)
         sub->callback([opts, w, &exit_code] { exit_code = guarded([&] { return run_lifecycle(*opts, *w); }); });
     }
 
-    auto wait_ready = std::make_shared<CommonOptions>();
-    add_bus_subcommand(app, "wait-ready",
-                       "Wait until the gateway is running and ready (exit 0 ready, 1 timed out, 4 no daemon)",
-                       *wait_ready, "How long to wait (default 5min)")
-        ->callback([wait_ready, &exit_code] { exit_code = guarded([&] { return run_wait_ready(*wait_ready); }); });
+    auto wait_ready = std::make_shared<WaitReadyOptions>();
+    auto* wait_sub = add_bus_subcommand(
+        app, "wait-ready", "Wait until the gateway is running and ready (exit 0 ready, 1 timed out, 4 no daemon)",
+        wait_ready->common, "How long to wait (default 5min)");
+    wait_sub->add_option("--newer-than", wait_ready->newer_than,
+                         "Wait for a gateway of a generation above N (e.g. the one that replaces a killed gateway)")
+        ->type_name("N");
+    wait_sub->callback([wait_ready, &exit_code] { exit_code = guarded([&] { return run_wait_ready(*wait_ready); }); });
 
     auto watch = std::make_shared<CommonOptions>();
     add_bus_subcommand(app, "watch",

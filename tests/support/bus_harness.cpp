@@ -1,5 +1,9 @@
 #include "support/bus_harness.h"
 
+#include "core/validation.h"
+#include "process/process_handle.h"
+
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -68,7 +72,7 @@ std::vector<std::string> stub_command(const std::vector<std::string>& extra)
 }
 
 GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
-    : notify_(std::make_unique<NotifyListener>((home.dir() / "systemd-notify.sock").string())),
+    : paths_(home.paths()), notify_(std::make_unique<NotifyListener>((home.dir() / "systemd-notify.sock").string())),
       child_([&] {
           std::vector<std::string> argv = {daemon_path(), "--address", bus.address(), "--home",
                                            home.dir().string(), "--log-target", "stderr"};
@@ -85,6 +89,29 @@ GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const 
 {
     if (options.wait_ready && !notify_->wait_for("READY=1"))
         throw std::runtime_error("hermes-gatewayd sent no READY=1");
+}
+
+GatewayDaemon::~GatewayDaemon()
+{
+    try {
+        child_.signal(SIGTERM);
+        child_.wait();
+        end_orphaned_gateway(paths_);
+    } catch (...) {
+        // A destructor must not throw; Child's own destructor still reaps.
+    }
+}
+
+void end_orphaned_gateway(const HomePaths& paths)
+{
+    Verdict v = validate(paths);
+    if (v.kind != VerdictKind::Live || !v.process || !v.process->start_time)
+        return;
+    auto handle = ProcessHandle::open_verified({v.record()->pid, *v.process->start_time, current_boot_id()});
+    if (!handle || !handle->send_signal(SIGKILL))
+        return;
+    pollfd p{handle->fd(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(kTimeout.count()));
 }
 
 ManagerClient::ManagerClient(const PrivateBus& bus)

@@ -41,6 +41,11 @@ struct DaemonOptions {
 class GatewayDaemon {
 public:
     GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options = {});
+    // Stops the daemon with SIGTERM (it stops its gateway); a gateway left
+    // by a daemon a test killed is ended by its verified identity.
+    ~GatewayDaemon();
+    GatewayDaemon(const GatewayDaemon&) = delete;
+    GatewayDaemon& operator=(const GatewayDaemon&) = delete;
 
     [[nodiscard]] pid_t pid() const { return child_.pid(); }
     Child& process() { return child_; }
@@ -50,9 +55,14 @@ public:
     std::string output() { return child_.output(); }
 
 private:
+    HomePaths paths_;
     std::unique_ptr<NotifyListener> notify_;
     Child child_;
 };
+
+// Ends the gateway a home's record names, if it is live, through a pidfd
+// proven to name it; waits until it is gone.
+void end_orphaned_gateway(const HomePaths& paths);
 
 // Calls on org.hermes.Gateway1 at the default name and path.
 class ManagerClient {

@@ -5,8 +5,7 @@
 #include "dbus/authorizer.h"
 #include "dbus/bus_errors.h"
 #include "core/profile.h"
-#include "support/child_process.h"
-#include "support/temp_home.h"
+#include "support/bus_harness.h"
 
 #include <catch2/catch.hpp>
 #include <sdbus-c++/sdbus-c++.h>
@@ -25,79 +24,6 @@ using namespace hgw::bus;
 using namespace hgw::test;
 
 namespace {
-
-// A dbus-daemon of our own that lets every uid in, listening in a temp dir.
-class PrivateBus {
-public:
-    PrivateBus()
-    {
-        auto config = dir_.dir() / "bus.conf";
-        std::ofstream(config) << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=)" << dir_.dir().string() << R"(</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-)";
-        start(config.string());
-    }
-    ~PrivateBus()
-    {
-        ::kill(pid_, SIGTERM);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    PrivateBus(const PrivateBus&) = delete;
-    PrivateBus& operator=(const PrivateBus&) = delete;
-
-    [[nodiscard]] const std::string& address() const { return address_; }
-
-private:
-    // Runs dbus-daemon in the foreground with its address printed to a pipe:
-    // once the line arrives, the bus accepts connections.
-    void start(const std::string& config)
-    {
-        int fds[2];
-        REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-        std::string config_arg = "--config-file=" + config;
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::dup2(fds[1], STDOUT_FILENO); // dup2 clears O_CLOEXEC on the copy
-            ::execlp("dbus-daemon", "dbus-daemon", "--nofork", config_arg.c_str(), "--print-address=1",
-                     static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        ::close(fds[1]);
-        address_ = read_line(fds[0]);
-        ::close(fds[0]);
-        REQUIRE_FALSE(address_.empty());
-    }
-
-    static std::string read_line(int fd)
-    {
-        std::string line;
-        char c = 0;
-        for (;;) {
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(kTimeout.count())) <= 0)
-                return {};
-            if (::read(fd, &c, 1) != 1 || c == '\n')
-                return line;
-            line += c;
-        }
-    }
-
-    TempHome dir_;
-    pid_t pid_ = -1;
-    std::string address_;
-};
 
 // A server object whose method Change is guarded by an Authorizer, served
 // by sdbus-c++'s own loop thread.
