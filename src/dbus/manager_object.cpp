@@ -5,8 +5,8 @@
 #include "dbus/bus_errors.h"
 #include "dbus/evidence.h"
 #include "dbus/options.h"
+#include "daemon/log.h"
 
-#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -73,9 +73,9 @@ private:
         try {
             send();
         } catch (const std::exception& e) {
-            spdlog::warn("D-Bus: cannot answer {}: {}", method_, e.what());
+            daemon::log::warning("D-Bus: cannot answer " + method_ + ": " + e.what());
         } catch (...) {
-            spdlog::warn("D-Bus: cannot answer {}", method_);
+            daemon::log::warning("D-Bus: cannot answer " + method_);
         }
     }
 
@@ -106,9 +106,9 @@ void emit_safely(const char* what, Emit&& emit) noexcept
     try {
         emit();
     } catch (const std::exception& e) {
-        spdlog::warn("D-Bus: cannot emit {}: {}", what, e.what());
+        daemon::log::warning("D-Bus: cannot emit " + std::string(what) + ": " + e.what());
     } catch (...) {
-        spdlog::warn("D-Bus: cannot emit {}", what);
+        daemon::log::warning("D-Bus: cannot emit " + std::string(what));
     }
 }
 
