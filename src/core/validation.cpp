@@ -2,6 +2,8 @@
 
 #include "core/gateway_cmdline.h"
 
+#include <unistd.h>
+
 #include <ctime>
 
 namespace hgw {
@@ -170,7 +172,16 @@ Verdict validate(const HomePaths& paths, const ValidateOptions& options)
 {
     Verdict v;
     v.boot_id = current_boot_id();
-    v.lock = probe_lock(paths.lock_file);
+    // Reading /proc/locks can cost milliseconds (the kernel waits for an RCU
+    // grace period), so it is skipped when the caller holds the lock itself.
+    if (options.we_hold_lock) {
+        v.lock.exists = true;
+        v.lock.held = true;
+        v.lock.holders = {::getpid()};
+        v.lock.method = "held-by-us";
+    } else {
+        v.lock = probe_lock(paths.lock_file);
+    }
     v.file = read_record_file(paths.pid_file);
     bool held_by_other = v.lock.held && !options.we_hold_lock;
 

@@ -109,7 +109,9 @@ EventSource EventLoop::add_io(int fd, std::uint32_t events, IoCallback cb)
 EventSource EventLoop::add_timer_at(std::uint64_t monotonic_usec, Callback cb)
 {
     sd_event_source* s = nullptr;
-    check(sd_event_add_time(event_, &s, CLOCK_MONOTONIC, monotonic_usec, 0, on_time, nullptr),
+    // Accuracy 1 µs: 0 would mean sd-event's default slack of 250 ms, which
+    // a restart "at once" or a replace must not wait for.
+    check(sd_event_add_time(event_, &s, CLOCK_MONOTONIC, monotonic_usec, 1, on_time, nullptr),
           "sd_event_add_time");
     return own(s, std::move(cb));
 }
