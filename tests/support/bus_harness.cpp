@@ -72,7 +72,7 @@ std::vector<std::string> stub_command(const std::vector<std::string>& extra)
 }
 
 GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
-    : paths_(home.paths()), notify_(std::make_unique<NotifyListener>((home.dir() / "systemd-notify.sock").string())),
+    : paths_(home.paths()), log_(home.dir() / "daemon.log"), notify_(std::make_unique<NotifyListener>((home.dir() / "systemd-notify.sock").string())),
       child_([&] {
           std::vector<std::string> argv = {daemon_path(), "--address", bus.address(), "--home",
                                            home.dir().string(), "--log-target", "stderr"};
@@ -80,8 +80,10 @@ GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const 
           argv.push_back("--");
           auto gw = stub_command(options.gateway_args);
           argv.insert(argv.end(), gw.begin(), gw.end());
+          // A file, not a pipe: a pipe nobody reads would block the daemon
+          // once its log passed 64 KiB.
           SpawnOptions so;
-          so.capture_output = true;
+          so.output_file = (home.dir() / "daemon.log").string();
           so.env = {{"NOTIFY_SOCKET", notify_->path()}};
           so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID"};
           return Child::spawn(argv, so);
@@ -89,6 +91,14 @@ GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const 
 {
     if (options.wait_ready && !notify_->wait_for("READY=1"))
         throw std::runtime_error("hermes-gatewayd sent no READY=1");
+}
+
+std::string GatewayDaemon::output() const
+{
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 GatewayDaemon::~GatewayDaemon()

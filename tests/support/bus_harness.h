@@ -51,11 +51,12 @@ public:
     Child& process() { return child_; }
     // The daemon's sd_notify messages, as systemd would receive them.
     NotifyListener& notifications() { return *notify_; }
-    // Output so far (after the daemon exited).
-    std::string output() { return child_.output(); }
+    // Everything the daemon logged so far.
+    std::string output() const;
 
 private:
     HomePaths paths_;
+    std::filesystem::path log_;
     std::unique_ptr<NotifyListener> notify_;
     Child child_;
 };

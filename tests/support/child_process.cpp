@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include "process/pidfd.h"
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -88,6 +89,12 @@ Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& opt
         if (opts.capture_output) {
             ::dup2(pipefd[1], 1);
             ::dup2(pipefd[1], 2);
+        } else if (!opts.output_file.empty()) {
+            int out = ::open(opts.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            if (out < 0)
+                ::_exit(125);
+            ::dup2(out, 1);
+            ::dup2(out, 2);
         }
         if (opts.uid && (::setresgid(*opts.uid, *opts.uid, *opts.uid) != 0 ||
                          ::setgroups(0, nullptr) != 0 || ::setresuid(*opts.uid, *opts.uid, *opts.uid) != 0))
@@ -185,22 +192,58 @@ NotifyListener::NotifyListener(const std::string& path) : path_(path)
     if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
         throw std::runtime_error("bind " + path + ": " + std::strerror(errno));
     ::chmod(path.c_str(), 0777);
+    stop_.reset(::eventfd(0, EFD_CLOEXEC));
+    reader_ = std::thread([this] { read_loop(); });
 }
 
-NotifyListener::~NotifyListener() { ::unlink(path_.c_str()); }
+NotifyListener::~NotifyListener()
+{
+    std::uint64_t one = 1;
+    (void)!::write(stop_.get(), &one, sizeof one);
+    reader_.join();
+    ::unlink(path_.c_str());
+}
+
+void NotifyListener::read_loop()
+{
+    for (;;) {
+        pollfd p[2] = {{fd_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        if (p[1].revents)
+            return;
+        char buf[65536];
+        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0)
+            continue;
+        {
+            std::lock_guard lock(mutex_);
+            messages_.emplace_back(buf, static_cast<std::size_t>(n));
+        }
+        arrived_.notify_all();
+    }
+}
 
 bool NotifyListener::wait_for(const std::string& line, std::chrono::milliseconds timeout)
 {
+    std::unique_lock lock(mutex_);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0 || !poll_one(fd_.get(), left))
+        while (consumed_ < messages_.size())
+            if (messages_[consumed_++].find(line) != std::string::npos)
+                return true;
+        if (arrived_.wait_until(lock, deadline) == std::cv_status::timeout && consumed_ == messages_.size())
             return false;
-        char buf[4096];
-        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-        if (n > 0 && std::string(buf, static_cast<std::size_t>(n)).find(line) != std::string::npos)
-            return true;
     }
+}
+
+std::vector<std::string> NotifyListener::history() const
+{
+    std::lock_guard lock(mutex_);
+    return messages_;
 }
 
 std::string source_path(const std::string& relative)

@@ -7,9 +7,12 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <optional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace hgw::test {
@@ -24,6 +27,7 @@ struct SpawnOptions {
     std::vector<std::string> unset_env;
     std::optional<uid_t> uid;               // setresuid in the child (we must be root)
     bool capture_output = false;            // stdout+stderr into a pipe
+    std::string output_file;                // or: stdout+stderr appended to this file
 };
 
 class Child {
@@ -59,18 +63,32 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, const SpawnOptions& opts = {},
               std::chrono::milliseconds timeout = kTimeout);
 
-// A datagram socket speaking the sd_notify protocol, for a child's NOTIFY_SOCKET.
+// A datagram socket speaking the sd_notify protocol, for a child's
+// NOTIFY_SOCKET. A thread reads it all along, as systemd does: a sender must
+// never block because nobody reads (the socket queue holds ~10 datagrams).
 class NotifyListener {
 public:
     explicit NotifyListener(const std::string& path);
     ~NotifyListener();
+    NotifyListener(const NotifyListener&) = delete;
+    NotifyListener& operator=(const NotifyListener&) = delete;
     [[nodiscard]] const std::string& path() const { return path_; }
-    // Waits until a message containing `line` arrives. False on timeout.
+    // Consumes messages in arrival order until one containing `line`.
+    // False on timeout.
     bool wait_for(const std::string& line, std::chrono::milliseconds timeout = kTimeout);
+    // Every message received so far, consumed or not.
+    [[nodiscard]] std::vector<std::string> history() const;
 
 private:
+    void read_loop();
     std::string path_;
     UniqueFd fd_;
+    UniqueFd stop_;
+    mutable std::mutex mutex_;
+    std::condition_variable arrived_;
+    std::vector<std::string> messages_;
+    std::size_t consumed_ = 0;
+    std::thread reader_;
 };
 
 // Path of a file in the source tree, e.g. source_path("tests/stub/hermes").
