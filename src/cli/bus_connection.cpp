@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <future>
 #include <iostream>
 
 namespace hgw::cli {
@@ -154,6 +155,21 @@ void GatewayClient::start()
 {
     connection_->enterEventLoopAsync();
     loop_running_ = true;
+    // sdbus-c++ 1.2 makes a call from another thread on that thread, with
+    // sd_bus_call, for as long as the bus thread has not entered its loop
+    // (Connection::tryCallMethodSynchronously). Signals that arrive during
+    // such a call are queued and reach our handlers only after it returned,
+    // too late for a command that stops printing at the reply. So wait until
+    // the bus thread runs (it handled a reply); from then on every call's
+    // reply comes through it, after the signals sent before that reply.
+    // The promise is shared with the handler: the bus thread may still be
+    // inside set_value() when this thread wakes up and returns.
+    auto running = std::make_shared<std::promise<void>>();
+    auto ran = running->get_future();
+    driver_ = sdbus::createProxy(*connection_, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+    driver_->callMethodAsync("GetId").onInterface("org.freedesktop.DBus").uponReplyInvoke(
+        [running](const sdbus::Error*, const std::string&) { running->set_value(); });
+    ran.wait(); // an error reply (after the call's timeout at worst) is handled there too
 }
 
 bool GatewayClient::daemon_present() const

@@ -100,6 +100,7 @@ private:
     std::unique_ptr<sdbus::IConnection> connection_;
     sdbus::Slot owner_match_;
     std::unique_ptr<Proxy> proxy_;
+    std::unique_ptr<sdbus::IProxy> driver_; // the bus driver, to see the bus thread run (start())
     bool loop_running_ = false;
 };
 
