@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace hgw::daemon {
 
@@ -184,7 +185,15 @@ void Supervisor::set_state(State s, const std::string& reason)
         status += ", gateway pid " + std::to_string(child_->pid) + " (generation " + std::to_string(generation_) + ")";
     if (!reason.empty())
         status += ": " + reason;
-    systemd_.status(status);
+    if (reloading_ && (s == State::Failed || s == State::Stopped)) {
+        // A replace ended without a new gateway (it failed for good, or a
+        // Stop cancelled it): the reload is over all the same, else systemd
+        // shows the unit "reloading" until its timeout.
+        reloading_ = false;
+        systemd_.ready(status);
+    } else {
+        systemd_.status(status);
+    }
     if (events_)
         events_->state_changed(old, s, reason);
     changed({"State"});
@@ -302,9 +311,21 @@ void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Complet
     pending_ = make_pending(OpKind::Replace, opts, std::move(done), child_->pid);
     if (opts.timeout)
         pending_->deadline = loop_.add_timer(*opts.timeout, [this] {
-            fail_pending(OpError::Timeout, "the replace did not finish in time; it goes on in the background");
+            // The callers stop waiting, the replace goes on: pending_ stays,
+            // so that it still ends with Replaced and READY=1 (and is not
+            // taken for a crash when the old gateway exits), and later
+            // Replace calls join it. From now on our own limits apply.
+            if (!pending_)
+                return;
+            pending_->options.timeout.reset();
+            OpResult r{OpError::Timeout, "the replace did not finish in time; it goes on in the background",
+                       child_ ? child_->pid : 0, generation_};
+            auto waiters = std::exchange(pending_->waiters, {});
+            for (auto& waiter : waiters)
+                waiter(r);
         });
     systemd_.reloading("replacing gateway pid " + std::to_string(child_->pid) + ": " + reason);
+    reloading_ = true;
     set_state(State::Replacing, reason);
     // Drain first (Hermes finishes its current work on SIGUSR1), stop-first
     // because two pollers on one bot token conflict.
@@ -314,6 +335,7 @@ void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Complet
 void Supervisor::shutdown(Completion done)
 {
     systemd_.stopping("stopping gateway");
+    reloading_ = false; // STOPPING=1 ends a reload too
     restart_timer_.reset();
     if (pending_)
         fail_pending(OpError::Failed, "the daemon is shutting down");
@@ -449,9 +471,10 @@ void Supervisor::mark_ready(const std::string& how)
     set_state(State::Running, "gateway ready (" + how + ")");
     std::string status = "running, gateway pid " + std::to_string(child_->pid) + " (generation " +
                          std::to_string(generation_) + ")";
-    if (!told_systemd_ready_ || was_replace) {
+    if (!told_systemd_ready_ || was_replace || reloading_) {
         systemd_.ready(status); // first readiness, or the end of a RELOADING=1
         told_systemd_ready_ = true;
+        reloading_ = false;
     }
     if (was_replace && events_)
         events_->replaced(old_pid, child_->pid, generation_, reason);

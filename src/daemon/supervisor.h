@@ -153,6 +153,7 @@ private:
     ExitInfo last_exit_;
     std::string failure_reason_;
     bool told_systemd_ready_ = false;
+    bool reloading_ = false; // RELOADING=1 sent to systemd, not yet ended by READY=1
     std::vector<std::uint64_t> crash_times_; // monotonic usec, for the burst limit
     unsigned consecutive_crashes_ = 0;
     EventSource restart_timer_;

@@ -1,0 +1,643 @@
+#pragma once
+// Shared by the supervision, replace and sd_notify tests of hermes-gatewayd:
+// a recorder of the daemon's D-Bus signals, a recorder of what it tells
+// systemd, a look at the process table, and pidfds on gateways that are not
+// our children. Everything waits on fds (bus, socket, pidfd) with a deadline;
+// nothing polls the daemon's status in a loop.
+
+#include "core/home.h"
+#include "core/validation.h"
+#include "process/pidfd.h"
+#include "process/process_handle.h"
+#include "process/process_info.h"
+#include "support/bus_harness.h"
+#include "support/child_process.h"
+#include "support/temp_home.h"
+
+#include <catch2/catch.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace hgw::test::dh {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+inline constexpr const char* kManager = "org.hermes.Gateway1.Manager";
+inline constexpr const char* kErrorPrefix = "org.hermes.Gateway1.Error.";
+
+// ---------------------------------------------------------------- processes
+
+// A pidfd opened on a gateway that is not our child (the daemon's), so that
+// its exit can be waited for without polling and its PID never confused
+// with a later process that reuses it.
+class PidWatch {
+public:
+    explicit PidWatch(pid_t pid) : pid_(pid), fd_(hgw::pidfd_open(pid))
+    {
+        if (!fd_)
+            throw std::runtime_error("pidfd_open(" + std::to_string(pid) + "): " + std::strerror(errno));
+    }
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    // True once the process has exited (zombie or reaped).
+    bool exited(milliseconds timeout = milliseconds(0)) const
+    {
+        pollfd p{fd_.get(), POLLIN, 0};
+        for (;;) {
+            int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+            if (n < 0 && errno == EINTR)
+                continue;
+            return n > 0;
+        }
+    }
+    // Signals the very process the pidfd names; false if it has exited.
+    bool signal(int sig) const { return hgw::pidfd_send_signal(fd_.get(), sig) == 0; }
+
+private:
+    pid_t pid_;
+    UniqueFd fd_;
+};
+
+// True when no process has this PID any more: exited *and* reaped.
+inline bool pid_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+inline std::vector<std::string> proc_cmdline(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> argv;
+    std::string cur;
+    for (char c : raw) {
+        if (c == '\0') {
+            argv.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty())
+        argv.push_back(cur);
+    return argv;
+}
+
+inline char proc_state(pid_t pid)
+{
+    auto stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat)
+        return '?';
+    auto close = stat->rfind(')');
+    if (close == std::string::npos || close + 2 >= stat->size())
+        return '?';
+    return (*stat)[close + 2];
+}
+
+// The stub gateways (not the daemons whose command line names the stub after
+// "--") that are alive, not zombies, and whose command line contains `marker`.
+// Every gateway of these tests gets `--log <home>/stub.log`, so the home's
+// path is a marker no other test's gateway carries.
+inline std::vector<pid_t> live_gateways(const std::string& marker)
+{
+    const std::string stub = source_path("tests/stub/hermes");
+    std::vector<pid_t> out;
+    DIR* d = ::opendir("/proc");
+    if (!d)
+        throw std::runtime_error("opendir /proc");
+    while (dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0')
+            continue;
+        auto argv = proc_cmdline(static_cast<pid_t>(pid));
+        if (argv.size() < 2)
+            continue;
+        // python3 <stub> gateway run ...: the stub is argv[1]; a daemon has
+        // it much later, after its own flags.
+        bool is_stub = argv[0] == stub || argv[1] == stub;
+        if (!is_stub)
+            continue;
+        bool marked = std::any_of(argv.begin(), argv.end(),
+                                  [&](const std::string& a) { return a.find(marker) != std::string::npos; });
+        if (marked && proc_state(static_cast<pid_t>(pid)) != 'Z')
+            out.push_back(static_cast<pid_t>(pid));
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Gateway flags every test passes: the log that tells whether a start ever
+// lost the PID-file race, and that marks the home in the command line.
+inline std::vector<std::string> stub_args(const TempHome& home, std::vector<std::string> extra = {})
+{
+    std::vector<std::string> args = {"--log", (home.dir() / "stub.log").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+inline std::string stub_log(const TempHome& home) { return home.exists("stub.log") ? home.read("stub.log") : ""; }
+
+// The stub's two complaints when a start finds another gateway's traces.
+inline bool lost_a_race(const std::string& log)
+{
+    return log.find("PID file race lost") != std::string::npos ||
+           log.find("lock is already held") != std::string::npos;
+}
+
+// Ends a gateway a home's record names, through a pidfd proven to name it:
+// cleanup for tests that leave a gateway without its daemon.
+inline void kill_live_gateway(const HomePaths& paths)
+{
+    Verdict v = validate(paths);
+    if (v.kind != VerdictKind::Live || !v.record() || !v.process || !v.process->start_time)
+        return;
+    auto handle = ProcessHandle::open_verified({v.record()->pid, *v.process->start_time, current_boot_id()});
+    if (!handle || !handle->send_signal(SIGKILL))
+        return;
+    pollfd p{handle->fd(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(kTimeout.count()));
+}
+
+inline std::uint64_t monotonic_usec()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000u;
+}
+
+// ---------------------------------------------------------------- D-Bus signals
+
+struct BusEvent {
+    std::string member;
+    // StateChanged
+    std::string old_state, new_state;
+    std::string reason; // StateChanged, Replaced
+    // Replaced
+    std::uint32_t old_pid = 0, new_pid = 0;
+    std::uint64_t generation = 0;
+    // GatewayExited
+    std::uint32_t pid = 0;
+    std::string code;
+    std::int32_t status = 0;
+    // PidFileRepaired
+    std::string verdict;
+    std::uint32_t stale_pid = 0;
+    // PropertiesChanged: the values as text, in the order they came
+    std::vector<std::pair<std::string, std::string>> properties;
+    // NameOwnerChanged of org.hermes.Gateway1
+    std::string new_owner;
+
+    [[nodiscard]] std::optional<std::string> property(const std::string& name) const
+    {
+        for (const auto& [k, v] : properties)
+            if (k == name)
+                return v;
+        return std::nullopt;
+    }
+};
+
+inline std::string variant_text(const sdbus::Variant& v)
+{
+    const std::string t = v.peekValueType();
+    if (t == "s")
+        return v.get<std::string>();
+    if (t == "u")
+        return std::to_string(v.get<std::uint32_t>());
+    if (t == "t")
+        return std::to_string(v.get<std::uint64_t>());
+    if (t == "i")
+        return std::to_string(v.get<std::int32_t>());
+    if (t == "b")
+        return v.get<bool>() ? "true" : "false";
+    if (t == "(si)") {
+        auto s = v.get<sdbus::Struct<std::string, std::int32_t>>();
+        return std::get<0>(s) + " " + std::to_string(std::get<1>(s));
+    }
+    return "<" + t + ">";
+}
+
+// Every signal the daemon sends, recorded in order by a connection of our
+// own with its own bus thread. The match rules name no sender: each test has
+// a bus of its own, and a daemon started later (or again) is heard too.
+// The rules are installed (synchronously) before the constructor returns,
+// so whatever the daemon does afterwards is recorded.
+class BusWatcher {
+public:
+    explicit BusWatcher(const PrivateBus& bus) : connection_(bus.connect())
+    {
+        auto handler = [this](sdbus::Message& msg) { on_message(msg); };
+        slots_.push_back(connection_->addMatch(
+            "type='signal',path='/org/hermes/Gateway1',interface='org.hermes.Gateway1.Manager'", handler));
+        slots_.push_back(connection_->addMatch("type='signal',path='/org/hermes/Gateway1',"
+                                               "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'",
+                                               handler));
+        slots_.push_back(connection_->addMatch(
+            "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+            "member='NameOwnerChanged',arg0='org.hermes.Gateway1'",
+            handler));
+        connection_->enterEventLoopAsync();
+    }
+    ~BusWatcher()
+    {
+        connection_->leaveEventLoop();
+        slots_.clear();
+    }
+    BusWatcher(const BusWatcher&) = delete;
+    BusWatcher& operator=(const BusWatcher&) = delete;
+
+    // The first event after the cursor that `pred` accepts; the cursor moves
+    // past it. Nothing if none came within `timeout`.
+    std::optional<BusEvent> next(const std::function<bool(const BusEvent&)>& pred, milliseconds timeout = kTimeout)
+    {
+        std::unique_lock lock(mutex_);
+        auto deadline = Clock::now() + timeout;
+        for (;;) {
+            for (; cursor_ < events_.size(); ++cursor_) {
+                if (pred(events_[cursor_]))
+                    return events_[cursor_++];
+            }
+            if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && cursor_ == events_.size())
+                return std::nullopt;
+        }
+    }
+    std::optional<BusEvent> next_state(const std::string& state, milliseconds timeout = kTimeout)
+    {
+        return next([&](const BusEvent& e) { return e.member == "StateChanged" && e.new_state == state; }, timeout);
+    }
+    std::optional<BusEvent> next_member(const std::string& member, milliseconds timeout = kTimeout)
+    {
+        return next([&](const BusEvent& e) { return e.member == member; }, timeout);
+    }
+
+    // Where the cursor is; events from here on are "new".
+    std::size_t mark()
+    {
+        std::lock_guard lock(mutex_);
+        return cursor_;
+    }
+    void skip_all()
+    {
+        std::lock_guard lock(mutex_);
+        cursor_ = events_.size();
+    }
+    // Everything received from index `from` on, cursor or not.
+    std::vector<BusEvent> since(std::size_t from)
+    {
+        std::lock_guard lock(mutex_);
+        if (from >= events_.size())
+            return {};
+        return {events_.begin() + static_cast<std::ptrdiff_t>(from), events_.end()};
+    }
+    std::size_t size()
+    {
+        std::lock_guard lock(mutex_);
+        return events_.size();
+    }
+
+private:
+    void on_message(sdbus::Message& msg)
+    {
+        BusEvent e;
+        e.member = msg.getMemberName();
+        try {
+            if (e.member == "StateChanged") {
+                msg >> e.old_state >> e.new_state >> e.reason;
+            } else if (e.member == "Replaced") {
+                msg >> e.old_pid >> e.new_pid >> e.generation >> e.reason;
+            } else if (e.member == "GatewayExited") {
+                msg >> e.pid >> e.code >> e.status;
+            } else if (e.member == "PidFileRepaired") {
+                msg >> e.verdict >> e.stale_pid;
+            } else if (e.member == "PropertiesChanged") {
+                std::string iface;
+                std::map<std::string, sdbus::Variant> changed;
+                std::vector<std::string> invalidated;
+                msg >> iface >> changed >> invalidated;
+                if (iface != kManager)
+                    return;
+                for (const auto& [k, v] : changed)
+                    e.properties.emplace_back(k, variant_text(v));
+            } else if (e.member == "NameOwnerChanged") {
+                std::string name, old_owner;
+                msg >> name >> old_owner >> e.new_owner;
+            } else {
+                return;
+            }
+        } catch (const sdbus::Error&) {
+            e.reason = "<malformed>";
+        }
+        {
+            std::lock_guard lock(mutex_);
+            events_.push_back(std::move(e));
+        }
+        cv_.notify_all();
+    }
+
+    std::unique_ptr<sdbus::IConnection> connection_;
+    std::vector<sdbus::Slot> slots_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<BusEvent> events_;
+    std::size_t cursor_ = 0;
+};
+
+// ---------------------------------------------------------------- status and calls
+
+template <typename T>
+T field(const std::map<std::string, sdbus::Variant>& status, const std::string& key)
+{
+    return status.at(key).get<T>();
+}
+
+// The name of the D-Bus error a call failed with, or "" if it succeeded.
+template <typename Call>
+std::string error_of(Call&& call, std::string* message = nullptr)
+{
+    try {
+        call();
+    } catch (const sdbus::Error& e) {
+        if (message)
+            *message = e.getMessage();
+        return e.getName();
+    }
+    return "";
+}
+
+inline std::string err(const char* name) { return std::string(kErrorPrefix) + name; }
+
+// The record is true: it names `pid`, that process is alive with the
+// recorded identity, and gateway.lock is held.
+inline void require_live_record(const TempHome& home, pid_t pid)
+{
+    Verdict v = validate(home.paths());
+    INFO("verdict: " << v.summary);
+    REQUIRE(v.kind == VerdictKind::Live);
+    REQUIRE(v.record());
+    CHECK(v.record()->pid == pid);
+    CHECK(v.lock.held);
+}
+
+// The GatewayPID values announced in PropertiesChanged, in order.
+inline std::vector<std::uint32_t> announced_pids(const std::vector<BusEvent>& events)
+{
+    std::vector<std::uint32_t> pids;
+    for (const auto& e : events) {
+        if (e.member != "PropertiesChanged")
+            continue;
+        if (auto v = e.property("GatewayPID"))
+            pids.push_back(static_cast<std::uint32_t>(std::stoul(*v)));
+    }
+    return pids;
+}
+
+// Stop-first, as the daemon announces it: the gateway PID never changes from
+// one gateway straight to another; it passes through 0 (none runs) between.
+// `first` is the PID that ran before the events. Returns the offending pair.
+inline std::optional<std::pair<std::uint32_t, std::uint32_t>> overlap_in(std::uint32_t first,
+                                                                        const std::vector<std::uint32_t>& pids)
+{
+    std::uint32_t prev = first;
+    for (std::uint32_t p : pids) {
+        if (prev != 0 && p != 0 && p != prev)
+            return std::make_pair(prev, p);
+        prev = p;
+    }
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------- systemd's side
+
+// The NOTIFY_SOCKET a systemd would give the daemon. A thread reads it all
+// along, as systemd does: a socket nobody reads fills up after
+// net.unix.max_dgram_qlen datagrams (10 here), and the daemon would then
+// block in sd_notify(). Every datagram is kept, in order, so tests can check
+// what came before what.
+class NotifyRecorder {
+public:
+    explicit NotifyRecorder(const std::string& path) : path_(path)
+    {
+        fd_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (!fd_)
+            throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (path.size() >= sizeof addr.sun_path)
+            throw std::runtime_error("notify socket path too long: " + path);
+        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+        ::unlink(path.c_str());
+        if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            throw std::runtime_error("bind " + path + ": " + std::strerror(errno));
+        stop_.reset(::eventfd(0, EFD_CLOEXEC));
+        if (!stop_)
+            throw std::runtime_error("eventfd: " + std::string(std::strerror(errno)));
+        reader_ = std::thread([this] { read_all(); });
+    }
+    ~NotifyRecorder()
+    {
+        std::uint64_t one = 1;
+        (void)!::write(stop_.get(), &one, sizeof one);
+        reader_.join();
+        ::unlink(path_.c_str());
+    }
+    NotifyRecorder(const NotifyRecorder&) = delete;
+    NotifyRecorder& operator=(const NotifyRecorder&) = delete;
+
+    [[nodiscard]] const std::string& path() const { return path_; }
+    // What came so far.
+    std::vector<std::string> messages()
+    {
+        std::lock_guard lock(mutex_);
+        return messages_;
+    }
+    std::size_t size()
+    {
+        std::lock_guard lock(mutex_);
+        return messages_.size();
+    }
+
+    // Index of the first message at or after `from` accepted by `pred`,
+    // waiting for it until `timeout`.
+    std::optional<std::size_t> find(const std::function<bool(const std::string&)>& pred, std::size_t from,
+                                    milliseconds timeout = kTimeout)
+    {
+        std::unique_lock lock(mutex_);
+        auto deadline = Clock::now() + timeout;
+        std::size_t i = from;
+        for (;;) {
+            for (; i < messages_.size(); ++i)
+                if (pred(messages_[i]))
+                    return i;
+            if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && i == messages_.size())
+                return std::nullopt;
+        }
+    }
+    std::optional<std::size_t> find_text(const std::string& text, std::size_t from, milliseconds timeout = kTimeout)
+    {
+        return find([&](const std::string& m) { return m.find(text) != std::string::npos; }, from, timeout);
+    }
+
+private:
+    void read_all()
+    {
+        for (;;) {
+            pollfd p[2] = {{fd_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+            if (::poll(p, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                return;
+            }
+            if (p[1].revents)
+                return;
+            char buf[8192];
+            ssize_t got = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+            if (got < 0)
+                continue;
+            {
+                std::lock_guard lock(mutex_);
+                messages_.emplace_back(buf, static_cast<std::size_t>(got));
+            }
+            cv_.notify_all();
+        }
+    }
+
+    std::string path_;
+    UniqueFd fd_;
+    UniqueFd stop_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::string> messages_;
+    std::thread reader_;
+};
+
+// The value of KEY= in one sd_notify datagram.
+inline std::optional<std::string> notify_value(const std::string& message, const std::string& key)
+{
+    std::istringstream lines(message);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind(key + "=", 0) == 0)
+            return line.substr(key.size() + 1);
+    }
+    return std::nullopt;
+}
+
+struct TestDaemonOptions {
+    std::vector<std::string> daemon_args = {};  // flags for hermes-gatewayd
+    std::vector<std::string> gateway_args = {}; // flags for the stub gateway
+    std::map<std::string, std::string> env = {}; // e.g. WATCHDOG_USEC
+    // Set WATCHDOG_PID to the daemon's own PID, as systemd does.
+    bool watchdog_pid = false;
+    bool wait_ready = true; // wait for the daemon's READY=1
+    // Names the notify socket and log file, for two daemons on one home.
+    std::string name = "daemon";
+};
+
+// hermes-gatewayd on a private bus for one home, with the stub gateway, run
+// as systemd would run it: NOTIFY_SOCKET set (and WATCHDOG_USEC/WATCHDOG_PID
+// if asked), every notification read and kept.
+//
+// Like the harness's GatewayDaemon, but fit for long tests: GatewayDaemon
+// reads its notify socket only until READY=1 and its output pipe only once
+// the daemon has exited, so after about ten notifications (the socket's
+// queue, net.unix.max_dgram_qlen) or 64 KiB of log lines (the pipe) the
+// daemon blocks, with its whole event loop, in sd_notify() or write(2).
+// Here a thread reads the notifications, and the output (the daemon's and
+// its gateways') goes to a file: log().
+class TestDaemon {
+public:
+    TestDaemon(const PrivateBus& bus, const TempHome& home, const TestDaemonOptions& o)
+        : paths_(home.paths()), log_path_(home.dir() / (o.name + ".log")),
+          notify_((home.dir() / (o.name + ".sock")).string()), child_([&] {
+              // A shell sets up what must be known before exec (the output
+              // file; WATCHDOG_PID, which is the PID the shell execs with),
+              // then becomes the daemon.
+              std::string script = "exec >>\"$HGW_TEST_LOG\" 2>&1; unset HGW_TEST_LOG; ";
+              if (o.watchdog_pid)
+                  script += "WATCHDOG_PID=$$; export WATCHDOG_PID; ";
+              script += "exec \"$@\"";
+              std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", daemon_path(), "--address",
+                                               bus.address(), "--home", home.dir().string(), "--log-target",
+                                               "stderr", "--config", ""};
+              argv.insert(argv.end(), o.daemon_args.begin(), o.daemon_args.end());
+              argv.push_back("--");
+              auto gw = stub_command(o.gateway_args);
+              argv.insert(argv.end(), gw.begin(), gw.end());
+              SpawnOptions so;
+              so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID"};
+              so.env = o.env;
+              so.env["NOTIFY_SOCKET"] = notify_.path();
+              so.env["HGW_TEST_LOG"] = log_path_.string();
+              return Child::spawn(argv, so);
+          }())
+    {
+        if (o.wait_ready && !notify_.find_text("READY=1", 0))
+            throw std::runtime_error("hermes-gatewayd sent no READY=1; its log:\n" + log());
+    }
+    // Stops the daemon as systemd would (SIGTERM: it stops its gateway), then
+    // ends a gateway that a daemon killed by the test left behind.
+    ~TestDaemon()
+    {
+        try {
+            child_.signal(SIGTERM);
+            child_.wait();
+            kill_live_gateway(paths_);
+        } catch (...) {
+            // Child's own destructor still kills and reaps the daemon.
+        }
+    }
+    TestDaemon(const TestDaemon&) = delete;
+    TestDaemon& operator=(const TestDaemon&) = delete;
+
+    [[nodiscard]] pid_t pid() const { return child_.pid(); }
+    Child& process() { return child_; }
+    NotifyRecorder& notify() { return notify_; }
+    // Stops the daemon with SIGTERM and returns its wait status: 0 when it
+    // exited 0 (under ASan, leaks and errors at exit make it non-zero).
+    int stop()
+    {
+        child_.signal(SIGTERM);
+        auto status = child_.wait();
+        return status ? *status : -1;
+    }
+    // What the daemon and its gateways wrote so far.
+    [[nodiscard]] std::string log() const
+    {
+        std::ifstream in(log_path_);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+
+private:
+    HomePaths paths_;
+    std::filesystem::path log_path_;
+    NotifyRecorder notify_;
+    Child child_;
+};
+
+} // namespace hgw::test::dh
