@@ -185,7 +185,14 @@ void Supervisor::set_state(State s, const std::string& reason)
         status += ", gateway pid " + std::to_string(child_->pid) + " (generation " + std::to_string(generation_) + ")";
     if (!reason.empty())
         status += ": " + reason;
-    if (reloading_ && (s == State::Failed || s == State::Stopped)) {
+    if (s == State::Failed && !told_systemd_ready_) {
+        // The first gateway never became ready: say READY=1 anyway, so that
+        // `systemctl start` returns and shows why (STATUS=), instead of
+        // hanging until its timeout and starting the same failure again.
+        told_systemd_ready_ = true;
+        reloading_ = false;
+        systemd_.ready(status);
+    } else if (reloading_ && (s == State::Failed || s == State::Stopped)) {
         // A replace ended without a new gateway (it failed for good, or a
         // Stop cancelled it): the reload is over all the same, else systemd
         // shows the unit "reloading" until its timeout.
@@ -444,7 +451,8 @@ void Supervisor::begin_start(const std::string& reason)
     child_ = std::move(child);
     log::info("started gateway: " + config_.command.front(), child_->pid, generation_);
 
-    auto timeout = pending_ && pending_->options.timeout ? *pending_->options.timeout : config_.ready_timeout;
+    // The caller's timeout_usec bounds its wait, not the gateway's start-up.
+    auto timeout = config_.ready_timeout;
     child_->ready_timer = loop_.add_timer(timeout, [this] { on_ready_timeout(); });
     bool grace = config_.readiness == Readiness::Grace ||
                  (config_.readiness == Readiness::PidFile && config_.write_pidfile);
