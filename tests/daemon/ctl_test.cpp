@@ -34,60 +34,10 @@ namespace {
 
 constexpr uid_t kNobody = 65534;
 
-// A flag given in `extra_daemon_args` replaces its default here (the
-// daemon refuses a flag given twice).
-DaemonOptions quick(std::vector<std::string> extra_daemon_args = {}, std::vector<std::string> gateway_args = {})
-{
-    DaemonOptions o;
-    const std::vector<std::pair<std::string, std::string>> defaults = {
-        {"--restart-delay", "100ms"}, {"--drain-timeout", "2s"}, {"--stop-timeout", "2s"}, {"--ready-timeout", "10s"}};
-    for (const auto& [flag, value] : defaults) {
-        if (std::find(extra_daemon_args.begin(), extra_daemon_args.end(), flag) == extra_daemon_args.end()) {
-            o.daemon_args.push_back(flag);
-            o.daemon_args.push_back(value);
-        }
-    }
-    o.daemon_args.insert(o.daemon_args.end(), extra_daemon_args.begin(), extra_daemon_args.end());
-    o.gateway_args = std::move(gateway_args);
-    return o;
-}
 
-// hermes-gatewayd for one test, its sd_notify messages read all along, as
-// systemd would. GatewayDaemon reads them only until READY=1; about ten
-// later (net.unix.max_dgram_qlen) the daemon would block inside sd_notify()
-// with its whole event loop, as under a systemd that stopped reading.
-class Daemon {
-public:
-    Daemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
-        : daemon_(bus, home, options), drain_([this] {
-              // Reads and drops every message: none holds a \x01.
-              while (!stop_.load())
-                  daemon_.notifications().wait_for("\x01", std::chrono::milliseconds(100));
-          })
-    {
-    }
-    ~Daemon()
-    {
-        // Stopped while the drain still runs: it notifies on its way out too.
-        try {
-            daemon_.process().signal(SIGTERM);
-            daemon_.process().wait();
-        } catch (...) {
-        }
-        stop_ = true;
-        drain_.join();
-    }
-    Daemon(const Daemon&) = delete;
-    Daemon& operator=(const Daemon&) = delete;
-
-    [[nodiscard]] pid_t pid() const { return daemon_.pid(); }
-    Child& process() { return daemon_.process(); }
-
-private:
-    GatewayDaemon daemon_;
-    std::atomic<bool> stop_{false};
-    std::thread drain_;
-};
+// The harness reads the daemon's notifications all along and stops it on
+// destruction.
+using Daemon = GatewayDaemon;
 
 // hermes-gatewayctl SUBCOMMAND ARGS... --address BUS
 std::vector<std::string> ctl_argv(const std::string& address, const std::string& subcommand,

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -69,6 +70,22 @@ std::vector<std::string> stub_command(const std::vector<std::string>& extra)
     std::vector<std::string> argv = {source_path("tests/stub/hermes"), "gateway", "run"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
+}
+
+DaemonOptions quick(std::vector<std::string> extra_daemon_args, std::vector<std::string> gateway_args)
+{
+    DaemonOptions o;
+    const std::vector<std::pair<std::string, std::string>> defaults = {
+        {"--restart-delay", "100ms"}, {"--drain-timeout", "2s"}, {"--stop-timeout", "2s"}, {"--ready-timeout", "10s"}};
+    for (const auto& [flag, value] : defaults) {
+        if (std::find(extra_daemon_args.begin(), extra_daemon_args.end(), flag) == extra_daemon_args.end()) {
+            o.daemon_args.push_back(flag);
+            o.daemon_args.push_back(value);
+        }
+    }
+    o.daemon_args.insert(o.daemon_args.end(), extra_daemon_args.begin(), extra_daemon_args.end());
+    o.gateway_args = std::move(gateway_args);
+    return o;
 }
 
 GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)

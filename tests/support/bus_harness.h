@@ -37,6 +37,10 @@ struct DaemonOptions {
     bool wait_ready = true;                // wait for the daemon's READY=1
 };
 
+// Short daemon timeouts for tests; a flag given in `extra_daemon_args`
+// replaces its default here (the daemon refuses a flag given twice).
+DaemonOptions quick(std::vector<std::string> extra_daemon_args = {}, std::vector<std::string> gateway_args = {});
+
 // hermes-gatewayd on a private bus, for one Hermes home.
 class GatewayDaemon {
 public:
