@@ -84,7 +84,9 @@ Verdict& stale(Verdict& v, StaleReason why, std::string summary)
 // Checks that need no process: home and boot. True if the verdict is decided.
 bool judge_record_origin(Verdict& v, const PidRecord& r, const HomePaths& paths)
 {
-    if (r.hermes_home && !r.hermes_home->empty() &&
+    // Textually equal absolute paths name the same home; only a different
+    // spelling needs the (costlier) resolution of symlinks.
+    if (r.hermes_home && !r.hermes_home->empty() && *r.hermes_home != paths.home.string() &&
         canonical_home(*r.hermes_home) != canonical_home(paths.home)) {
         stale(v, StaleReason::OtherHome, "record names another Hermes home: " + *r.hermes_home);
         return true;
