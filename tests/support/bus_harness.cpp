@@ -91,8 +91,9 @@ DaemonOptions quick(std::vector<std::string> extra_daemon_args, std::vector<std:
 GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
     : paths_(home.paths()), log_(home.dir() / "daemon.log"), notify_(std::make_unique<NotifyListener>((home.dir() / "systemd-notify.sock").string())),
       child_([&] {
+          // --config '': a configuration file on the machine must not change the test.
           std::vector<std::string> argv = {daemon_path(), "--address", bus.address(), "--home",
-                                           home.dir().string(), "--log-target", "stderr"};
+                                           home.dir().string(), "--log-target", "stderr", "--config", ""};
           argv.insert(argv.end(), options.daemon_args.begin(), options.daemon_args.end());
           argv.push_back("--");
           auto gw = stub_command(options.gateway_args);
