@@ -171,20 +171,6 @@ inline bool lost_a_race(const std::string& log)
            log.find("lock is already held") != std::string::npos;
 }
 
-// Ends a gateway a home's record names, through a pidfd proven to name it:
-// cleanup for tests that leave a gateway without its daemon.
-inline void kill_live_gateway(const HomePaths& paths)
-{
-    Verdict v = validate(paths);
-    if (v.kind != VerdictKind::Live || !v.record() || !v.process || !v.process->start_time)
-        return;
-    auto handle = ProcessHandle::open_verified({v.record()->pid, *v.process->start_time, current_boot_id()});
-    if (!handle || !handle->send_signal(SIGKILL))
-        return;
-    pollfd p{handle->fd(), POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(kTimeout.count()));
-}
-
 inline std::uint64_t monotonic_usec()
 {
     timespec ts{};
@@ -434,107 +420,8 @@ inline std::optional<std::pair<std::uint32_t, std::uint32_t>> overlap_in(std::ui
 
 // ---------------------------------------------------------------- systemd's side
 
-// The NOTIFY_SOCKET a systemd would give the daemon. A thread reads it all
-// along, as systemd does: a socket nobody reads fills up after
-// net.unix.max_dgram_qlen datagrams (10 here), and the daemon would then
-// block in sd_notify(). Every datagram is kept, in order, so tests can check
-// what came before what.
-class NotifyRecorder {
-public:
-    explicit NotifyRecorder(const std::string& path) : path_(path)
-    {
-        fd_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-        if (!fd_)
-            throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        if (path.size() >= sizeof addr.sun_path)
-            throw std::runtime_error("notify socket path too long: " + path);
-        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-        ::unlink(path.c_str());
-        if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-            throw std::runtime_error("bind " + path + ": " + std::strerror(errno));
-        stop_.reset(::eventfd(0, EFD_CLOEXEC));
-        if (!stop_)
-            throw std::runtime_error("eventfd: " + std::string(std::strerror(errno)));
-        reader_ = std::thread([this] { read_all(); });
-    }
-    ~NotifyRecorder()
-    {
-        std::uint64_t one = 1;
-        (void)!::write(stop_.get(), &one, sizeof one);
-        reader_.join();
-        ::unlink(path_.c_str());
-    }
-    NotifyRecorder(const NotifyRecorder&) = delete;
-    NotifyRecorder& operator=(const NotifyRecorder&) = delete;
-
-    [[nodiscard]] const std::string& path() const { return path_; }
-    // What came so far.
-    std::vector<std::string> messages()
-    {
-        std::lock_guard lock(mutex_);
-        return messages_;
-    }
-    std::size_t size()
-    {
-        std::lock_guard lock(mutex_);
-        return messages_.size();
-    }
-
-    // Index of the first message at or after `from` accepted by `pred`,
-    // waiting for it until `timeout`.
-    std::optional<std::size_t> find(const std::function<bool(const std::string&)>& pred, std::size_t from,
-                                    milliseconds timeout = kTimeout)
-    {
-        std::unique_lock lock(mutex_);
-        auto deadline = Clock::now() + timeout;
-        std::size_t i = from;
-        for (;;) {
-            for (; i < messages_.size(); ++i)
-                if (pred(messages_[i]))
-                    return i;
-            if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && i == messages_.size())
-                return std::nullopt;
-        }
-    }
-    std::optional<std::size_t> find_text(const std::string& text, std::size_t from, milliseconds timeout = kTimeout)
-    {
-        return find([&](const std::string& m) { return m.find(text) != std::string::npos; }, from, timeout);
-    }
-
-private:
-    void read_all()
-    {
-        for (;;) {
-            pollfd p[2] = {{fd_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-            if (::poll(p, 2, -1) < 0) {
-                if (errno == EINTR)
-                    continue;
-                return;
-            }
-            if (p[1].revents)
-                return;
-            char buf[8192];
-            ssize_t got = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
-            if (got < 0)
-                continue;
-            {
-                std::lock_guard lock(mutex_);
-                messages_.emplace_back(buf, static_cast<std::size_t>(got));
-            }
-            cv_.notify_all();
-        }
-    }
-
-    std::string path_;
-    UniqueFd fd_;
-    UniqueFd stop_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<std::string> messages_;
-    std::thread reader_;
-};
+// The shared harness records every notification and can look them up.
+using NotifyRecorder = NotifyListener;
 
 // The value of KEY= in one sd_notify datagram.
 inline std::optional<std::string> notify_value(const std::string& message, const std::string& key)
@@ -548,96 +435,8 @@ inline std::optional<std::string> notify_value(const std::string& message, const
     return std::nullopt;
 }
 
-struct TestDaemonOptions {
-    std::vector<std::string> daemon_args = {};  // flags for hermes-gatewayd
-    std::vector<std::string> gateway_args = {}; // flags for the stub gateway
-    std::map<std::string, std::string> env = {}; // e.g. WATCHDOG_USEC
-    // Set WATCHDOG_PID to the daemon's own PID, as systemd does.
-    bool watchdog_pid = false;
-    bool wait_ready = true; // wait for the daemon's READY=1
-    // Names the notify socket and log file, for two daemons on one home.
-    std::string name = "daemon";
-};
-
-// hermes-gatewayd on a private bus for one home, with the stub gateway, run
-// as systemd would run it: NOTIFY_SOCKET set (and WATCHDOG_USEC/WATCHDOG_PID
-// if asked), every notification read and kept.
-//
-// Like the harness's GatewayDaemon, but fit for long tests: GatewayDaemon
-// reads its notify socket only until READY=1 and its output pipe only once
-// the daemon has exited, so after about ten notifications (the socket's
-// queue, net.unix.max_dgram_qlen) or 64 KiB of log lines (the pipe) the
-// daemon blocks, with its whole event loop, in sd_notify() or write(2).
-// Here a thread reads the notifications, and the output (the daemon's and
-// its gateways') goes to a file: log().
-class TestDaemon {
-public:
-    TestDaemon(const PrivateBus& bus, const TempHome& home, const TestDaemonOptions& o)
-        : paths_(home.paths()), log_path_(home.dir() / (o.name + ".log")),
-          notify_((home.dir() / (o.name + ".sock")).string()), child_([&] {
-              // A shell sets up what must be known before exec (the output
-              // file; WATCHDOG_PID, which is the PID the shell execs with),
-              // then becomes the daemon.
-              std::string script = "exec >>\"$HGW_TEST_LOG\" 2>&1; unset HGW_TEST_LOG; ";
-              if (o.watchdog_pid)
-                  script += "WATCHDOG_PID=$$; export WATCHDOG_PID; ";
-              script += "exec \"$@\"";
-              std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", daemon_path(), "--address",
-                                               bus.address(), "--home", home.dir().string(), "--log-target",
-                                               "stderr", "--config", ""};
-              argv.insert(argv.end(), o.daemon_args.begin(), o.daemon_args.end());
-              argv.push_back("--");
-              auto gw = stub_command(o.gateway_args);
-              argv.insert(argv.end(), gw.begin(), gw.end());
-              SpawnOptions so;
-              so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID"};
-              so.env = o.env;
-              so.env["NOTIFY_SOCKET"] = notify_.path();
-              so.env["HGW_TEST_LOG"] = log_path_.string();
-              return Child::spawn(argv, so);
-          }())
-    {
-        if (o.wait_ready && !notify_.find_text("READY=1", 0))
-            throw std::runtime_error("hermes-gatewayd sent no READY=1; its log:\n" + log());
-    }
-    // Stops the daemon as systemd would (SIGTERM: it stops its gateway), then
-    // ends a gateway that a daemon killed by the test left behind.
-    ~TestDaemon()
-    {
-        try {
-            child_.signal(SIGTERM);
-            child_.wait();
-            kill_live_gateway(paths_);
-        } catch (...) {
-            // Child's own destructor still kills and reaps the daemon.
-        }
-    }
-    TestDaemon(const TestDaemon&) = delete;
-    TestDaemon& operator=(const TestDaemon&) = delete;
-
-    [[nodiscard]] pid_t pid() const { return child_.pid(); }
-    Child& process() { return child_; }
-    NotifyRecorder& notify() { return notify_; }
-    // Stops the daemon with SIGTERM and returns its wait status: 0 when it
-    // exited 0 (under ASan, leaks and errors at exit make it non-zero).
-    int stop()
-    {
-        child_.signal(SIGTERM);
-        auto status = child_.wait();
-        return status ? *status : -1;
-    }
-    // What the daemon and its gateways wrote so far.
-    [[nodiscard]] std::string log() const
-    {
-        std::ifstream in(log_path_);
-        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    }
-
-private:
-    HomePaths paths_;
-    std::filesystem::path log_path_;
-    NotifyRecorder notify_;
-    Child child_;
-};
+// The shared harness runs the daemon as systemd would.
+using TestDaemonOptions = DaemonOptions;
+using TestDaemon = GatewayDaemon;
 
 } // namespace hgw::test::dh

@@ -37,7 +37,7 @@ TEST_CASE("a first gateway that fails for good still ends the start: READY=1 wit
     GatewayDaemon daemon(bus, home, {.daemon_args = {}, .gateway_args = {"--exit-code", "78"}, .wait_ready = false});
     REQUIRE(daemon.notifications().wait_for("READY=1"));
     bool failed_status = false;
-    for (const auto& m : daemon.notifications().history())
+    for (const auto& m : daemon.notifications().messages())
         failed_status |= m.find("READY=1") != std::string::npos && m.find("STATUS=failed") != std::string::npos &&
                          m.find("78") != std::string::npos;
     CHECK(failed_status);

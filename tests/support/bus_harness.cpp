@@ -89,26 +89,41 @@ DaemonOptions quick(std::vector<std::string> extra_daemon_args, std::vector<std:
 }
 
 GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
-    : paths_(home.paths()), log_(home.dir() / "daemon.log"), notify_(std::make_unique<NotifyListener>((home.dir() / "systemd-notify.sock").string())),
+    : paths_(home.paths()), log_(home.dir() / (options.name + ".log")),
+      notify_(std::make_unique<NotifyListener>((home.dir() / (options.name + ".sock")).string())),
       child_([&] {
+          // A shell in front: its output goes to a file (an unread pipe would
+          // block the daemon at 64 KiB), and it knows the daemon's pid before
+          // the exec, for WATCHDOG_PID.
+          std::string script = "exec >>\"$HGW_TEST_LOG\" 2>&1; unset HGW_TEST_LOG; ";
+          if (options.watchdog_pid)
+              script += "WATCHDOG_PID=$$; export WATCHDOG_PID; ";
+          script += "exec \"$@\"";
           // --config '': a configuration file on the machine must not change the test.
-          std::vector<std::string> argv = {daemon_path(), "--address", bus.address(), "--home",
-                                           home.dir().string(), "--log-target", "stderr", "--config", ""};
+          std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", daemon_path(), "--address",
+                                           bus.address(), "--home", home.dir().string(), "--log-target",
+                                           "stderr", "--config", ""};
           argv.insert(argv.end(), options.daemon_args.begin(), options.daemon_args.end());
           argv.push_back("--");
           auto gw = stub_command(options.gateway_args);
           argv.insert(argv.end(), gw.begin(), gw.end());
-          // A file, not a pipe: a pipe nobody reads would block the daemon
-          // once its log passed 64 KiB.
           SpawnOptions so;
-          so.output_file = (home.dir() / "daemon.log").string();
-          so.env = {{"NOTIFY_SOCKET", notify_->path()}};
           so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID"};
+          so.env = options.env;
+          so.env["NOTIFY_SOCKET"] = notify_->path();
+          so.env["HGW_TEST_LOG"] = log_.string();
           return Child::spawn(argv, so);
       }())
 {
     if (options.wait_ready && !notify_->wait_for("READY=1"))
-        throw std::runtime_error("hermes-gatewayd sent no READY=1");
+        throw std::runtime_error("hermes-gatewayd sent no READY=1; its log:\n" + output());
+}
+
+int GatewayDaemon::stop()
+{
+    child_.signal(SIGTERM);
+    auto status = child_.wait();
+    return status ? *status : -1;
 }
 
 std::string GatewayDaemon::output() const

@@ -9,6 +9,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,9 +33,12 @@ private:
 };
 
 struct DaemonOptions {
-    std::vector<std::string> daemon_args;  // extra flags for hermes-gatewayd
-    std::vector<std::string> gateway_args; // extra flags for the stub gateway
-    bool wait_ready = true;                // wait for the daemon's READY=1
+    std::vector<std::string> daemon_args = {};   // extra flags for hermes-gatewayd
+    std::vector<std::string> gateway_args = {};  // extra flags for the stub gateway
+    std::map<std::string, std::string> env = {}; // extra environment, e.g. WATCHDOG_USEC
+    bool watchdog_pid = false;                   // set WATCHDOG_PID to the daemon's own pid
+    bool wait_ready = true;                      // wait for the daemon's READY=1
+    std::string name = "daemon";                 // names its log and notify socket in the home
 };
 
 // Short daemon timeouts for tests; a flag given in `extra_daemon_args`
@@ -55,8 +59,13 @@ public:
     Child& process() { return child_; }
     // The daemon's sd_notify messages, as systemd would receive them.
     NotifyListener& notifications() { return *notify_; }
-    // Everything the daemon logged so far.
-    std::string output() const;
+    NotifyListener& notify() { return *notify_; }
+    // Everything the daemon (and its gateways) logged so far.
+    [[nodiscard]] std::string output() const;
+    [[nodiscard]] std::string log() const { return output(); }
+    // Stops the daemon with SIGTERM and returns its wait status: 0 when it
+    // exited 0 (under ASan, leaks and errors at exit make it non-zero).
+    int stop();
 
 private:
     HomePaths paths_;

@@ -240,10 +240,37 @@ bool NotifyListener::wait_for(const std::string& line, std::chrono::milliseconds
     }
 }
 
-std::vector<std::string> NotifyListener::history() const
+std::vector<std::string> NotifyListener::messages() const
 {
     std::lock_guard lock(mutex_);
     return messages_;
+}
+
+std::size_t NotifyListener::size() const
+{
+    std::lock_guard lock(mutex_);
+    return messages_.size();
+}
+
+std::optional<std::size_t> NotifyListener::find(const std::function<bool(const std::string&)>& pred,
+                                                std::size_t from, std::chrono::milliseconds timeout)
+{
+    std::unique_lock lock(mutex_);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t i = from;
+    for (;;) {
+        for (; i < messages_.size(); ++i)
+            if (pred(messages_[i]))
+                return i;
+        if (arrived_.wait_until(lock, deadline) == std::cv_status::timeout && i == messages_.size())
+            return std::nullopt;
+    }
+}
+
+std::optional<std::size_t> NotifyListener::find_text(const std::string& text, std::size_t from,
+                                                     std::chrono::milliseconds timeout)
+{
+    return find([&](const std::string& m) { return m.find(text) != std::string::npos; }, from, timeout);
 }
 
 std::string source_path(const std::string& relative)

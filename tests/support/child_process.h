@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <optional>
 #include <mutex>
@@ -77,7 +78,14 @@ public:
     // False on timeout.
     bool wait_for(const std::string& line, std::chrono::milliseconds timeout = kTimeout);
     // Every message received so far, consumed or not.
-    [[nodiscard]] std::vector<std::string> history() const;
+    [[nodiscard]] std::vector<std::string> messages() const;
+    [[nodiscard]] std::size_t size() const;
+    // Index of the first message at or after `from` that satisfies `pred`,
+    // waiting for it; consumes nothing.
+    std::optional<std::size_t> find(const std::function<bool(const std::string&)>& pred, std::size_t from,
+                                    std::chrono::milliseconds timeout = kTimeout);
+    std::optional<std::size_t> find_text(const std::string& text, std::size_t from,
+                                         std::chrono::milliseconds timeout = kTimeout);
 
 private:
     void read_loop();
