@@ -1,6 +1,7 @@
 #include "support/bus_harness.h"
 
 #include "core/validation.h"
+#include "process/pidfd.h"
 #include "process/process_handle.h"
 
 #include <poll.h>
@@ -53,8 +54,17 @@ PrivateBus::PrivateBus()
 
 PrivateBus::~PrivateBus()
 {
-    if (pid_ > 0)
-        ::kill(pid_, SIGTERM); // our own dbus-daemon, by the PID it printed
+    if (pid_ <= 0)
+        return;
+    // Our own dbus-daemon, by the PID it printed. Wait until it is gone: it
+    // unlinks its socket on the way out, and a directory walk that loses an
+    // entry midway stops and leaves the directory behind.
+    UniqueFd pidfd(hgw::pidfd_open(pid_));
+    ::kill(pid_, SIGTERM);
+    if (pidfd) {
+        pollfd p{pidfd.get(), POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(kTimeout.count()));
+    }
 }
 
 std::unique_ptr<sdbus::IConnection> PrivateBus::connect() const
