@@ -439,4 +439,17 @@ inline std::optional<std::string> notify_value(const std::string& message, const
 using TestDaemonOptions = DaemonOptions;
 using TestDaemon = GatewayDaemon;
 
+// The daemon shuts down cleanly on SIGTERM, its last gateway with it, and
+// leaves no record behind.
+inline void check_clean_shutdown(GatewayDaemon& daemon, const TempHome& home, pid_t last_gateway)
+{
+    PidWatch last(last_gateway);
+    int status = daemon.stop();
+    INFO(daemon.log());
+    CHECK(status == 0);
+    CHECK(last.exited());
+    CHECK(validate(home.paths()).kind == VerdictKind::None);
+}
+
+
 } // namespace hgw::test::dh

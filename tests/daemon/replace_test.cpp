@@ -106,14 +106,7 @@ TEST_CASE("100 replaces in a row give a new gateway each time and never two at o
     CHECK(starts == kRounds + 1);
 
     // Afterwards the daemon still shuts down cleanly, its gateway with it.
-    {
-        PidWatch last(gw.pid);
-        int status = daemon.stop();
-        INFO(daemon.log());
-        CHECK(status == 0);
-        CHECK(last.exited());
-        CHECK(validate(home.paths()).kind == VerdictKind::None);
-    }
+    check_clean_shutdown(daemon, home, gw.pid);
 }
 
 TEST_CASE("a replace whose new gateway crashes fails with StartFailed and a gateway comes back",
@@ -289,14 +282,7 @@ TEST_CASE("concurrent replaces are joined into one new generation", "[daemon][re
     CHECK_FALSE(lost_a_race(stub_log(home)));
 
     // Afterwards the daemon still shuts down cleanly, its gateway with it.
-    {
-        PidWatch last(static_cast<pid_t>(pid));
-        int status = daemon.stop();
-        INFO(daemon.log());
-        CHECK(status == 0);
-        CHECK(last.exited());
-        CHECK(validate(home.paths()).kind == VerdictKind::None);
-    }
+    check_clean_shutdown(daemon, home, static_cast<pid_t>(pid));
 }
 
 TEST_CASE("a replace whose caller stopped waiting goes on and ends like any replace", "[daemon][replace]")

@@ -175,14 +175,7 @@ TEST_CASE("a new daemon ends the gateway a SIGKILLed daemon left and runs exactl
     }
 
     // Afterwards the daemon still shuts down cleanly, its gateway with it.
-    {
-        PidWatch last(now.pid);
-        int status = second.stop();
-        INFO(second.log());
-        CHECK(status == 0);
-        CHECK(last.exited());
-        CHECK(validate(home.paths()).kind == VerdictKind::None);
-    }
+    check_clean_shutdown(second, home, now.pid);
 }
 
 TEST_CASE("exit 75 restarts the gateway at once without counting as a crash", "[daemon][supervision][policy]")
@@ -327,14 +320,7 @@ TEST_CASE("a crash loop enters failed instead of looping and Start recovers", "[
     CHECK(running_gateway(client).pid == static_cast<pid_t>(pid));
 
     // Afterwards the daemon still shuts down cleanly, its gateway with it.
-    {
-        PidWatch last(static_cast<pid_t>(pid));
-        int status = daemon.stop();
-        INFO(daemon.log());
-        CHECK(status == 0);
-        CHECK(last.exited());
-        CHECK(validate(home.paths()).kind == VerdictKind::None);
-    }
+    check_clean_shutdown(daemon, home, static_cast<pid_t>(pid));
 }
 
 TEST_CASE("Stop ends the gateway and removes its record and Start works again", "[daemon][supervision][stop]")

@@ -1,6 +1,7 @@
 // hermes-gatewayd's configuration: durations, flags, the config file and
 // its precedence, validation errors, and the bus name of a profile.
 
+#include "support/scoped_env.h"
 #include "daemon/config.h"
 #include "support/child_process.h"
 #include "support/temp_home.h"
@@ -62,32 +63,6 @@ std::string error_of(std::vector<std::string> args)
     return {};
 }
 
-// Sets (or unsets) an environment variable for one scope.
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, const char* value) : name_(name)
-    {
-        if (const char* old = std::getenv(name))
-            old_ = old;
-        if (value)
-            ::setenv(name, value, 1);
-        else
-            ::unsetenv(name);
-    }
-    ~ScopedEnv()
-    {
-        if (old_)
-            ::setenv(name_.c_str(), old_->c_str(), 1);
-        else
-            ::unsetenv(name_.c_str());
-    }
-    ScopedEnv(const ScopedEnv&) = delete;
-    ScopedEnv& operator=(const ScopedEnv&) = delete;
-
-private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
 
 // Runs `body` in a forked child as uid/gid 65534 (nobody) and returns its
 // exit code: how load_config behaves for a user who is not root.
@@ -218,7 +193,7 @@ TEST_CASE("load_config: defaults without flags or file", "[config]")
 TEST_CASE("load_config: an empty home follows $HERMES_HOME like Hermes", "[config]")
 {
     TempHome home;
-    ScopedEnv env("HERMES_HOME", home.dir().c_str());
+    hgw::test::ScopedEnv env("HERMES_HOME", home.dir().string());
     CHECK(load_flags({}).hermes_home == home.dir());
     CHECK(load_flags({"--home", "/srv/other"}).hermes_home == "/srv/other");
 }
