@@ -116,9 +116,12 @@ TEST_CASE("a replace whose new gateway crashes fails with StartFailed and a gate
     PrivateBus bus;
     BusWatcher events(bus);
     const std::string fault = (home.dir() / "fault").string();
+    // Readiness by READY=1 only: a gateway that crashes right after writing
+    // its record could otherwise, on a loaded machine, be judged ready (record
+    // written, lock still held) in the instant before it exits.
     TestDaemon daemon(bus, home,
-                      {.daemon_args = {"--ready-timeout", "5s", "--restart-delay", "100ms", "--burst", "10",
-                                       "--drain-timeout", "5s", "--stop-timeout", "2s"},
+                      {.daemon_args = {"--readiness", "notify", "--ready-timeout", "5s", "--restart-delay", "100ms",
+                                       "--burst", "10", "--drain-timeout", "5s", "--stop-timeout", "2s"},
                        .gateway_args = stub_args(home, {"--fault-file", fault, "--drain", "0"})});
     ManagerClient client(bus);
     Gateway old = current_gateway(client);
