@@ -92,6 +92,7 @@ struct RawOptions {
     std::string allowed_group;
     std::map<std::string, std::string> durations; // flag name -> text
     std::string burst;
+    bool exit_on_failure = false;
     std::string notify_socket;
     std::string log_target;
     std::string log_level;
@@ -177,6 +178,9 @@ void declare_options(CLI::App& app, RawOptions& raw)
     }
     app.add_option("--burst", raw.burst, "Crashes within --burst-window that enter the failed state")
         ->default_str(std::to_string(defaults.burst));
+    app.add_flag("--exit-on-failure,!--no-exit-on-failure", raw.exit_on_failure,
+                 "In the failed state, exit (78 after the gateway's configuration error, else 1) "
+                 "and let the service manager restart or give up");
 
     app.add_option("--notify-socket", raw.notify_socket,
                    "Address of the gateway's NOTIFY_SOCKET: @abstract-name or /absolute/path "
@@ -360,6 +364,7 @@ Config to_config(const CLI::App& app, const RawOptions& raw, const CLI::App& cli
                     "use 1 to 64 characters: lowercase letters, digits, '_' and '-', starting with a letter or digit");
     c.profile = raw.profile;
     c.write_pidfile = raw.write_pidfile;
+    c.exit_on_failure = raw.exit_on_failure;
     if (given(app, "--readiness"))
         c.readiness = convert_readiness(raw.readiness);
     convert_bus(bus_choice(cli_app, cli), bus_choice(app, raw), c);

@@ -56,6 +56,9 @@ struct Config {
     microseconds restart_delay_max = 60s; // back-off doubles up to this
     unsigned burst = 5;                   // crashes within burst_window ...
     microseconds burst_window = 120s;     // ... that enter `failed`
+    // On entering `failed`, exit (78 after the gateway's configuration error,
+    // else 1) instead of staying up without a gateway: for service managers.
+    bool exit_on_failure = false;
 
     // Where the daemon listens for the gateway's sd_notify messages: empty
     // picks an abstract socket name of its own.

@@ -63,6 +63,7 @@ namespace {
 
 constexpr int kExitRestartMe = 75;   // Hermes: drained, start me again
 constexpr int kExitConfigError = 78; // Hermes: configuration error, do not restart
+constexpr int kExitFailure = 1;       // ours, with --exit-on-failure: anything else
 
 std::uint64_t realtime_usec()
 {
@@ -185,7 +186,7 @@ void Supervisor::set_state(State s, const std::string& reason)
         status += ", gateway pid " + std::to_string(child_->pid) + " (generation " + std::to_string(generation_) + ")";
     if (!reason.empty())
         status += ": " + reason;
-    if (s == State::Failed && !told_systemd_ready_) {
+    if (s == State::Failed && !told_systemd_ready_ && !config_.exit_on_failure) {
         // The first gateway never became ready: say READY=1 anyway, so that
         // `systemctl start` returns and shows why (STATUS=), instead of
         // hanging until its timeout and starting the same failure again.
@@ -204,6 +205,24 @@ void Supervisor::set_state(State s, const std::string& reason)
     if (events_)
         events_->state_changed(old, s, reason);
     changed({"State"});
+}
+
+void Supervisor::enter_failed(const std::string& why, int exit_code)
+{
+    failure_reason_ = why;
+    set_state(State::Failed, why);
+    // A caller waiting for a start hears why (after the state changed, so a
+    // GetStatus it sends next says failed).
+    if (pending_)
+        fail_pending(OpError::StartFailed, why);
+    if (!config_.exit_on_failure)
+        return;
+    // The service manager decides what comes next (Restart=, the start
+    // limit, RestartPreventExitStatus=78): its view of the unit is then the
+    // gateway's, and a daemon that stays up without a gateway is not left
+    // for its watchdog to kill.
+    log::error("exiting with status " + std::to_string(exit_code) + " (--exit-on-failure): " + why);
+    loop_.exit(exit_code);
 }
 
 void Supervisor::changed(std::vector<std::string> names)
@@ -400,9 +419,7 @@ void Supervisor::begin_start(const std::string& reason)
     }
     if (!error.empty()) {
         log::error("cannot start the gateway: " + error);
-        failure_reason_ = error;
-        set_state(State::Failed, error);
-        fail_pending(OpError::StartFailed, error);
+        enter_failed(error, kExitFailure);
         return;
     }
 
@@ -425,9 +442,7 @@ void Supervisor::begin_start(const std::string& reason)
         child->pid = spawn_process(req);
     } catch (const Error& e) {
         log::error(describe(e));
-        failure_reason_ = e.what();
-        set_state(State::Failed, e.what());
-        fail_pending(OpError::StartFailed, e.what());
+        enter_failed(e.what(), kExitFailure);
         return;
     }
     child->generation = ++generation_;
@@ -668,8 +683,7 @@ void Supervisor::after_exit(const ExitInfo& exit, pid_t pid, bool failed_start)
         fail_pending(OpError::StartFailed, "gateway pid " + std::to_string(pid) + " " + describe_exit(exit) +
                                                " before it was ready");
     if (exit.kind == "exited" && exit.status == kExitConfigError) {
-        failure_reason_ = "configuration error: the gateway exited with status 78";
-        set_state(State::Failed, failure_reason_);
+        enter_failed("configuration error: the gateway exited with status 78", kExitConfigError);
         return;
     }
     bool restart_me = exit.kind == "exited" && exit.status == kExitRestartMe && !failed_start;
@@ -687,8 +701,7 @@ void Supervisor::schedule_restart(const ExitInfo& exit, bool crash)
         if (crash_times_.size() > config_.burst) {
             std::string why = "crashed " + std::to_string(crash_times_.size()) + " times within " +
                               seconds_text(config_.burst_window) + "; last: " + describe_exit(exit);
-            failure_reason_ = why;
-            set_state(State::Failed, why);
+            enter_failed(why, kExitFailure);
             return;
         }
         // The first crash after a healthy run restarts at once (a kill -9

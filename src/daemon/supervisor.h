@@ -134,6 +134,8 @@ private:
     void recover_orphan();
     void arm_child_watchdog();
     void set_state(State s, const std::string& reason);
+    // Into `failed`; with --exit-on-failure the daemon then exits with exit_code.
+    void enter_failed(const std::string& why, int exit_code);
     void changed(std::vector<std::string> names);
     [[nodiscard]] std::string describe_exit(const ExitInfo& exit) const;
 
