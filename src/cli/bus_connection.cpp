@@ -1,5 +1,6 @@
 #include "cli/bus_connection.h"
 
+#include "cli/no_auto_start.h"
 #include "gateway1_proxy.h"
 
 #include <cctype>
@@ -90,6 +91,19 @@ public:
     ~Proxy() { unregisterProxy(); }
     Proxy(const Proxy&) = delete;
     Proxy& operator=(const Proxy&) = delete;
+
+    // Calls a Manager method without D-Bus activation: a daemon that does
+    // not run is not started (the bus answers ServiceUnknown), so that no
+    // command, a status read least of all, brings back a gateway that an
+    // admin stopped.
+    template <typename... Args>
+    sdbus::MethodReply call(const std::string& method, std::chrono::microseconds timeout, const Args&... args)
+    {
+        auto call = getProxy().createMethodCall(kGatewayInterface, method);
+        forbid_auto_start(call);
+        ((call << args), ...);
+        return getProxy().callMethod(call, timeout);
+    }
 
 private:
     void emit(const char* name, nlohmann::ordered_json args)
@@ -231,28 +245,28 @@ void GatewayClient::deliver(BusEvent event, const std::string& sender)
 
 std::map<std::string, sdbus::Variant> GatewayClient::get_status(std::chrono::microseconds timeout)
 {
-    connection_->setMethodCallTimeout(timeout);
-    return proxy_->GetStatus();
+    auto reply = proxy_->call("GetStatus", timeout);
+    std::map<std::string, sdbus::Variant> status;
+    reply >> status;
+    return status;
 }
 
 std::tuple<std::uint32_t, std::uint64_t> GatewayClient::call_start_like(const std::string& method,
                                                                         const std::map<std::string, sdbus::Variant>& options,
                                                                         std::chrono::microseconds timeout)
 {
-    connection_->setMethodCallTimeout(timeout);
-    if (method == "Replace")
-        return proxy_->Replace(options);
-    if (method == "Restart")
-        return proxy_->Restart(options);
-    if (method == "Start")
-        return proxy_->Start(options);
-    throw std::invalid_argument("not a start-like method: " + method);
+    if (method != "Replace" && method != "Restart" && method != "Start")
+        throw std::invalid_argument("not a start-like method: " + method);
+    auto reply = proxy_->call(method, timeout, options);
+    std::uint32_t pid = 0;
+    std::uint64_t generation = 0;
+    reply >> pid >> generation;
+    return {pid, generation};
 }
 
 void GatewayClient::stop(const std::map<std::string, sdbus::Variant>& options, std::chrono::microseconds timeout)
 {
-    connection_->setMethodCallTimeout(timeout);
-    proxy_->Stop(options);
+    proxy_->call("Stop", timeout, options);
 }
 
 } // namespace hgw::cli

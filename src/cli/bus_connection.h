@@ -77,7 +77,9 @@ public:
     [[nodiscard]] const BusTarget& target() const { return target_; }
 
     // The calls. `timeout` bounds the wait for the reply (sd-bus then reports
-    // org.freedesktop.DBus.Error.NoReply or .Timeout). They throw sdbus::Error.
+    // org.freedesktop.DBus.Error.NoReply or .Timeout). They never start the
+    // daemon by D-Bus activation (ServiceUnknown if it does not run). They
+    // throw sdbus::Error.
     std::map<std::string, sdbus::Variant> get_status(std::chrono::microseconds timeout);
     // Replace, Restart or Start: the new gateway's pid and generation.
     std::tuple<std::uint32_t, std::uint64_t> call_start_like(const std::string& method,

@@ -19,13 +19,14 @@ namespace {
 
 // A session-type bus that lets any uid connect, own names and call methods:
 // authorization is the daemon's job here, and that is what the tests check.
-std::string bus_config(const std::string& socket_path)
+std::string bus_config(const std::string& socket_path, const std::filesystem::path& service_dir)
 {
+    std::string services = service_dir.empty() ? "" : "  <servicedir>" + service_dir.string() + "</servicedir>\n";
     return R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
-  <listen>unix:path=)" + socket_path + R"(</listen>
+)" + services + R"(  <listen>unix:path=)" + socket_path + R"(</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -39,10 +40,10 @@ std::string bus_config(const std::string& socket_path)
 
 } // namespace
 
-PrivateBus::PrivateBus()
+PrivateBus::PrivateBus(const std::filesystem::path& service_dir)
 {
     auto conf = dir_.dir() / "bus.conf";
-    std::ofstream(conf) << bus_config((dir_.dir() / "bus.socket").string());
+    std::ofstream(conf) << bus_config((dir_.dir() / "bus.socket").string(), service_dir);
     RunResult r = run({"/usr/bin/dbus-daemon", "--config-file=" + conf.string(), "--fork", "--print-address=1",
                        "--print-pid=1"});
     std::istringstream lines(r.output);

@@ -9,6 +9,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,7 +19,9 @@ namespace hgw::test {
 
 class PrivateBus {
 public:
-    PrivateBus();
+    // With a service_dir, the bus starts the services whose activation
+    // files are in it (D-Bus activation), as the system bus does.
+    explicit PrivateBus(const std::filesystem::path& service_dir = {});
     ~PrivateBus();
     PrivateBus(const PrivateBus&) = delete;
     PrivateBus& operator=(const PrivateBus&) = delete;
