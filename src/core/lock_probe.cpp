@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
 #include <cerrno>
@@ -14,11 +16,21 @@
 
 namespace hgw {
 
-std::vector<pid_t> flock_holders(const std::string& proc_locks, FileId id)
+namespace {
+
+std::string dev_ino_text(dev_t dev, ino_t ino)
 {
-    char want[64];
-    std::snprintf(want, sizeof want, "%02x:%02x:%lu", major(id.dev), minor(id.dev),
-                  static_cast<unsigned long>(id.ino));
+    char text[64];
+    std::snprintf(text, sizeof text, "%02x:%02x:%lu", major(dev), minor(dev), static_cast<unsigned long>(ino));
+    return text;
+}
+
+} // namespace
+
+std::vector<pid_t> flock_holders(const std::string& proc_locks, FileId id, std::optional<dev_t> overlay_dev)
+{
+    const std::string want = dev_ino_text(id.dev, id.ino);
+    const std::string want_overlay = overlay_dev ? dev_ino_text(*overlay_dev, id.ino) : want;
     std::vector<pid_t> pids;
     std::istringstream in(proc_locks);
     std::string line;
@@ -32,13 +44,29 @@ std::vector<pid_t> flock_holders(const std::string& proc_locks, FileId id)
             continue; // a waiter, not a holder
         if (type != "FLOCK" || !(f >> advisory >> mode >> pid >> dev_ino))
             continue;
-        if (dev_ino == want)
+        if (dev_ino == want || dev_ino == want_overlay)
             pids.push_back(static_cast<pid_t>(pid));
     }
     return pids;
 }
 
 namespace {
+
+// The device /proc/locks names for a file on overlayfs: the overlay's own.
+// fstat() of a file may give its layer's instead (layers on different
+// filesystems, without xino), but an overlay directory always reports the
+// overlay's device, and the inode numbers agree.
+std::optional<dev_t> overlay_device(int fd, const std::filesystem::path& lock_path)
+{
+    struct statfs fs {};
+    if (::fstatfs(fd, &fs) != 0 || fs.f_type != OVERLAYFS_SUPER_MAGIC)
+        return std::nullopt;
+    const std::filesystem::path dir = lock_path.has_parent_path() ? lock_path.parent_path() : ".";
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0)
+        return std::nullopt;
+    return st.st_dev;
+}
 
 // Fallback when /proc/locks cannot be read: a shared, non-blocking probe.
 bool probe_with_flock(int fd)
@@ -74,7 +102,7 @@ LockState probe_lock(const std::filesystem::path& lock_path)
 
     if (auto locks = read_small_file("/proc/locks", 16 << 20)) {
         s.method = "proc-locks";
-        s.holders = flock_holders(*locks, s.id);
+        s.holders = flock_holders(*locks, s.id, overlay_device(fd.get(), lock_path));
         s.held = !s.holders.empty();
     } else {
         s.method = "flock-probe";

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,10 @@ struct LockState {
 
 LockState probe_lock(const std::filesystem::path& lock_path);
 
-// Parses /proc/locks text: PIDs holding (not waiting for) a FLOCK on `id`.
-// Returns nothing when no line matches.
-std::vector<pid_t> flock_holders(const std::string& proc_locks, FileId id);
+// Parses /proc/locks text: PIDs holding (not waiting for) a FLOCK on `id`,
+// or on the same inode number on `overlay_dev` (see probe_lock). Returns
+// nothing when no line matches.
+std::vector<pid_t> flock_holders(const std::string& proc_locks, FileId id,
+                                 std::optional<dev_t> overlay_dev = std::nullopt);
 
 } // namespace hgw
