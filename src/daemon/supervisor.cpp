@@ -485,6 +485,10 @@ void Supervisor::mark_ready(const std::string& how)
     child_->ready_timer.reset();
     child_->grace_timer.reset();
     consecutive_crashes_ = 0;
+    // As systemd's WatchdogSec=: from readiness on, not only from a first
+    // ping, so a gateway that hangs before it ever pings is caught too.
+    if (!child_->watchdog_timer)
+        arm_child_watchdog();
     log::info("gateway ready (" + how + ")", child_->pid, generation_);
     changed({"Ready"});
 

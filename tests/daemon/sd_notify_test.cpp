@@ -282,6 +282,26 @@ TEST_CASE("a gateway that stops pinging its watchdog is replaced", "[daemon][sd_
     CHECK_FALSE(lost_a_race(stub_log(home)));
 }
 
+TEST_CASE("a gateway that never pings its watchdog is replaced once it is ready", "[daemon][sd_notify][child][watchdog]")
+{
+    TempHome home;
+    PrivateBus bus;
+    BusWatcher events(bus);
+    // WATCHDOG_USEC is set, but the stub never sends WATCHDOG=1: the
+    // watchdog runs from READY=1 on, as systemd's does.
+    TestDaemon daemon(bus, home,
+                      {.daemon_args = {"--child-watchdog", "1s", "--drain-timeout", "2s", "--stop-timeout", "2s"},
+                       .gateway_args = stub_args(home, {"--watchdog-stop-after", "0", "--drain", "0"})});
+    ManagerClient client(bus);
+    const auto first = static_cast<pid_t>(field<std::uint32_t>(client.status(), "pid"));
+
+    auto replaced = events.next_member("Replaced");
+    REQUIRE(replaced);
+    CHECK(replaced->old_pid == static_cast<std::uint32_t>(first));
+    CHECK(replaced->reason.find("watchdog") != std::string::npos);
+    CHECK(pid_gone(first));
+}
+
 TEST_CASE("a replace that fails still ends its RELOADING=1 with READY=1", "[daemon][sd_notify]")
 {
     TempHome home;
