@@ -167,7 +167,11 @@ Snapshot Supervisor::snapshot() const
 
 bool Supervisor::healthy() const
 {
-    return state_ != State::Failed && !(child_ && child_->watchdog_lapsed);
+    // A lapsed gateway watchdog is unhealthy until an operation takes it
+    // on: the replace it starts has timeouts of its own, which may add up
+    // to more than systemd's WatchdogSec=.
+    const bool lapse_unhandled = child_ && child_->watchdog_lapsed && !pending_;
+    return state_ != State::Failed && !lapse_unhandled;
 }
 
 void Supervisor::set_state(State s, const std::string& reason)

@@ -169,6 +169,34 @@ TEST_CASE("the daemon pets systemd's watchdog but not while the gateway is faile
     CHECK(resumed);
 }
 
+TEST_CASE("the daemon pets systemd's watchdog while it replaces a gateway whose own watchdog lapsed",
+          "[daemon][sd_notify][watchdog]")
+{
+    TempHome home;
+    PrivateBus bus;
+    // systemd's watchdog: 0.5 s, pings every 0.25 s. The gateway's: 1 s;
+    // the stub stops pinging after 1 s and then drains for 2 s, so the
+    // replace outlasts systemd's interval several times over.
+    TestDaemon daemon(bus, home,
+                      {.daemon_args = {"--child-watchdog", "1s", "--drain-timeout", "10s", "--stop-timeout", "2s"},
+                       .gateway_args = stub_args(home, {"--watchdog-stop-after", "1", "--drain", "2"}),
+                       .env = {{"WATCHDOG_USEC", "500000"}},
+                       .watchdog_pid = true});
+    auto& n = daemon.notify();
+    auto replacing = n.find([](const std::string& m) { return status_starts_with(m, "replacing"); }, 0);
+    REQUIRE(replacing);
+    auto running = n.find([](const std::string& m) { return status_starts_with(m, "running"); }, *replacing + 1);
+    REQUIRE(running);
+    INFO(all_messages(n));
+    auto msgs = n.messages();
+    int pings = 0;
+    for (std::size_t i = *replacing + 1; i < *running; ++i)
+        pings += has_line(msgs[i], "WATCHDOG=1") ? 1 : 0;
+    // About eight in the 2 s drain. None would mean the daemon leaves the
+    // replace to systemd's watchdog to cut short.
+    CHECK(pings >= 1);
+}
+
 TEST_CASE("the daemon pets the watchdog without WATCHDOG_PID but not one meant for another process",
           "[daemon][sd_notify][watchdog]")
 {
