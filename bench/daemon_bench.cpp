@@ -47,6 +47,7 @@
 // e.g. `--daemon-arg --readiness --daemon-arg notify`, for experiments; the
 // figures in docs/benchmarks.md use none.
 
+#include "bench_support.h"
 #include "process/pidfd.h"
 #include "util/unique_fd.h"
 
@@ -91,6 +92,7 @@ extern char** environ;
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
+using namespace hgw::bench;
 
 namespace {
 
@@ -120,45 +122,9 @@ struct Options {
 
 // ------------------------------------------------------------ basics
 
-volatile std::sig_atomic_t g_interrupted = 0;
+// Set when the load is to stop: by a client's error, at the end of a round,
+// or on a signal (g_interrupted, which the loops also check).
 std::atomic<bool> g_stop_load{false};
-
-extern "C" void on_interrupt(int)
-{
-    g_interrupted = 1;
-    g_stop_load.store(true);
-}
-
-struct Interrupted : std::runtime_error {
-    Interrupted() : std::runtime_error("interrupted") {}
-};
-
-void check_interrupted()
-{
-    if (g_interrupted)
-        throw Interrupted();
-}
-
-void install_signal_handlers()
-{
-    struct sigaction sa {};
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; // no SA_RESTART: a blocking poll returns EINTR at once
-    for (int sig : {SIGINT, SIGTERM, SIGHUP})
-        ::sigaction(sig, &sa, nullptr);
-    ::signal(SIGPIPE, SIG_IGN);
-}
-
-[[noreturn]] void fail(const std::string& what)
-{
-    throw std::runtime_error(what);
-}
-
-[[noreturn]] void fail_errno(const std::string& what)
-{
-    fail(what + ": " + std::strerror(errno));
-}
 
 // CLOCK_MONOTONIC in seconds: every timestamp below, so differences are exact.
 double now()
@@ -171,12 +137,6 @@ double now()
 void progress(const std::string& text)
 {
     std::cerr << "daemon_bench: " << text << std::endl;
-}
-
-std::string read_text(const fs::path& p)
-{
-    std::ifstream in(p);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::string tail(const std::string& text, std::size_t lines)
@@ -219,29 +179,6 @@ public:
 
 private:
     std::string path_;
-};
-
-// A directory of our own, removed with everything in it.
-class TempDir {
-public:
-    explicit TempDir(const fs::path& parent)
-    {
-        std::string tmpl = (parent / "hgw-daemon-bench-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data()))
-            fail_errno("mkdtemp in " + parent.string());
-        path_ = tmpl;
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
 };
 
 // ------------------------------------------------------------ statistics
@@ -505,20 +442,7 @@ private:
 // (net.unix.max_dgram_qlen, 10 by default) would block in sd_notify.
 class NotifySocket {
 public:
-    explicit NotifySocket(const fs::path& path)
-    {
-        sockaddr_un addr{};
-        if (path.string().size() >= sizeof addr.sun_path)
-            fail("socket path too long: " + path.string());
-        fd_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-        if (!fd_)
-            fail_errno("socket");
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-        if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-            fail_errno("bind " + path.string());
-        path_ = path;
-    }
+    explicit NotifySocket(const fs::path& path) : path_(path), fd_(bind_notify_socket(path, SOCK_NONBLOCK)) {}
     [[nodiscard]] int fd() const { return fd_.get(); }
     [[nodiscard]] const fs::path& path() const { return path_; }
 
@@ -668,7 +592,7 @@ double thread_cpu()
 class Bench {
 public:
     explicit Bench(const Options& o)
-        : o_(o), dir_(o.workdir), pids_(o.pid_file)
+        : o_(o), dir_(o.workdir, "hgw-daemon-bench"), pids_(o.pid_file)
     {
         home_ = dir_.path() / "home";
         bare_home_ = dir_.path() / "bare-home";
@@ -1262,7 +1186,7 @@ private:
                 auto& mine = lat[idx];
                 mine.reserve(200'000);
                 const double cpu0 = thread_cpu();
-                while (!g_stop_load.load(std::memory_order_relaxed) && mine.size() < 2'000'000) {
+                while (!g_stop_load.load(std::memory_order_relaxed) && !g_interrupted && mine.size() < 2'000'000) {
                     double t0 = now();
                     call();
                     mine.push_back((now() - t0) * 1e6);
@@ -1291,7 +1215,7 @@ private:
         // meanwhile. Whatever it throws, the clients are stopped and joined first.
         std::exception_ptr thrown;
         try {
-            pump(start + seconds, [] { return g_stop_load.load(); }, "");
+            pump(start + seconds, [] { return g_stop_load.load() || g_interrupted; }, "");
         } catch (...) {
             thrown = std::current_exception();
         }

@@ -14,6 +14,7 @@
 // Usage: validate_bench [--iterations N] [--warmup N] [--spaced N] [--gap-ms N]
 //                       [--workdir DIR] [--stub PATH] [--json FILE]
 
+#include "bench_support.h"
 #include "core/home.h"
 #include "core/lock_probe.h"
 #include "core/record_file.h"
@@ -52,6 +53,7 @@ extern char** environ;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using namespace hgw::bench;
 
 namespace {
 
@@ -68,87 +70,10 @@ struct Options {
     std::string json_out;
 };
 
-// Set by SIGINT, SIGTERM and SIGHUP. The loops check it and unwind by an
-// exception, so the destructors still kill the stub and remove the temp dir.
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void on_interrupt(int)
-{
-    g_interrupted = 1;
-}
-
-struct Interrupted : std::runtime_error {
-    Interrupted() : std::runtime_error("interrupted") {}
-};
-
-void check_interrupted()
-{
-    if (g_interrupted)
-        throw Interrupted();
-}
-
-void install_signal_handlers()
-{
-    struct sigaction sa {};
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; // no SA_RESTART: a blocking poll returns EINTR at once
-    for (int sig : {SIGINT, SIGTERM, SIGHUP})
-        ::sigaction(sig, &sa, nullptr);
-    // Output piped into a reader that quits (| head) must not kill us
-    // before the clean-up.
-    ::signal(SIGPIPE, SIG_IGN);
-}
-
-[[noreturn]] void fail(const std::string& what)
-{
-    throw std::runtime_error(what);
-}
-
-[[noreturn]] void fail_errno(const std::string& what)
-{
-    fail(what + ": " + std::strerror(errno));
-}
-
-// A directory of our own, removed with everything in it.
-class TempDir {
-public:
-    explicit TempDir(const fs::path& parent)
-    {
-        std::string tmpl = (parent / "hgw-bench-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data()))
-            fail_errno("mkdtemp in " + parent.string());
-        path_ = tmpl;
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 // The receiving end of the sd_notify protocol, for the stub's NOTIFY_SOCKET.
 class NotifySocket {
 public:
-    explicit NotifySocket(fs::path path) : path_(std::move(path))
-    {
-        sockaddr_un addr{};
-        if (path_.string().size() >= sizeof addr.sun_path)
-            fail("notify socket path too long: " + path_.string());
-        fd_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-        if (!fd_)
-            fail_errno("socket");
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-        if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-            fail_errno("bind " + path_.string());
-    }
+    explicit NotifySocket(fs::path path) : path_(std::move(path)), fd_(bind_notify_socket(path_)) {}
     [[nodiscard]] const fs::path& path() const { return path_; }
 
     // Waits for a datagram with a READY=1 line. Gives up early when `pidfd`
@@ -409,12 +334,6 @@ Options parse_args(int argc, char** argv)
     return o;
 }
 
-std::string read_text(const fs::path& p)
-{
-    std::ifstream in(p);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 void print_header(const std::string& title)
 {
     std::cout << "\n" << title << " (microseconds)\n"
@@ -466,7 +385,7 @@ nlohmann::ordered_json bench_parts(const hgw::HomePaths& paths, pid_t pid, const
 
 int run(const Options& o)
 {
-    TempDir dir(o.workdir);
+    TempDir dir(o.workdir, "hgw-bench");
     const fs::path home = dir.path() / "home";
     fs::create_directory(home);
     const hgw::HomePaths paths = hgw::paths_for(home);
