@@ -1,5 +1,6 @@
 #include "daemon/spawn.h"
 
+#include "util/environment.h"
 #include "util/errors.h"
 #include "util/unique_fd.h"
 
@@ -11,8 +12,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-extern char** environ;
 
 namespace hgw::daemon {
 
@@ -60,13 +59,7 @@ std::map<std::string, std::string> inheritable_environment()
 {
     static const char* const ours[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
                                        "LISTEN_PID", "LISTEN_FDNAMES", "INVOCATION_ID"};
-    std::map<std::string, std::string> env;
-    for (char** e = environ; *e; ++e) {
-        std::string kv(*e);
-        auto eq = kv.find('=');
-        if (eq != std::string::npos)
-            env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    std::map<std::string, std::string> env = current_environment();
     for (const char* k : ours)
         env.erase(k);
     return env;

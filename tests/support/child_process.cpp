@@ -1,14 +1,16 @@
 #include "support/child_process.h"
 
+#include "process/pidfd.h"
+#include "util/environment.h"
+
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include "process/pidfd.h"
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,21 +18,13 @@
 #include <cstring>
 #include <stdexcept>
 
-extern char** environ;
-
 namespace hgw::test {
 
 namespace {
 
 std::vector<std::string> build_env(const SpawnOptions& opts)
 {
-    std::map<std::string, std::string> env;
-    for (char** e = environ; *e; ++e) {
-        std::string kv(*e);
-        auto eq = kv.find('=');
-        if (eq != std::string::npos)
-            env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    std::map<std::string, std::string> env = hgw::current_environment();
     for (const auto& k : opts.unset_env)
         env.erase(k);
     for (const auto& [k, v] : opts.env)
