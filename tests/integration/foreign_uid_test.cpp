@@ -32,7 +32,7 @@ bool require_root()
 {
     if (::geteuid() == 0)
         return true;
-    WARN("SKIPPED: this test switches uids and needs root; run the suite as root to cover it");
+    WARN("SKIPPED (needs root): this test switches uids; run the suite as root to cover it");
     return false;
 }
 

@@ -38,7 +38,7 @@ std::map<std::string, std::string> driver_lines(const std::string& output)
 TEST_CASE("overlayfs: a gateway holding gateway.lock is live even with a legacy record", "[lock][overlay][root]")
 {
     if (::geteuid() != 0) {
-        WARN("SKIPPED: the overlayfs test needs root (unshare --mount, mount -t overlay); "
+        WARN("SKIPPED (needs root): unshare --mount and mount -t overlay; "
              "run the suite as root to cover it");
         return;
     }

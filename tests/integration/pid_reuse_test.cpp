@@ -114,7 +114,7 @@ TEST_CASE("pid reuse in a PID namespace: the new owner of a gateway's PID is jud
           "[pid-reuse][process][root]")
 {
     if (::geteuid() != 0) {
-        WARN("SKIPPED: the PID-namespace PID-reuse test needs root (unshare --pid, ns_last_pid); "
+        WARN("SKIPPED (needs root): unshare --pid and ns_last_pid; "
              "run the suite as root to cover it");
         return;
     }

@@ -489,7 +489,7 @@ TEST_CASE("load_config: a non-root user's default file is under $XDG_CONFIG_HOME
           "[config][file][uid]")
 {
     if (::geteuid() != 0) {
-        WARN("needs root to run load_config as another uid");
+        WARN("SKIPPED (needs root): runs load_config as another uid; run the suite as root to cover it");
         return;
     }
     TempHome dir; // mode 0755: nobody can read it
