@@ -49,6 +49,7 @@
 
 #include "bench_support.h"
 #include "process/pidfd.h"
+#include "process/process_info.h"
 #include "util/unique_fd.h"
 
 #include <nlohmann/json.hpp>
@@ -88,8 +89,6 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 using namespace hgw::bench;
@@ -126,13 +125,6 @@ struct Options {
 // or on a signal (g_interrupted, which the loops also check).
 std::atomic<bool> g_stop_load{false};
 
-// CLOCK_MONOTONIC in seconds: every timestamp below, so differences are exact.
-double now()
-{
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 void progress(const std::string& text)
 {
@@ -150,19 +142,10 @@ std::string tail(const std::string& text, std::size_t lines)
     return text.substr(pos + 1);
 }
 
-// Field 22 of /proc/<pid>/stat, read after the last ')'. 0 if gone.
+// The process's start time (field 22 of /proc/<pid>/stat); 0 if gone.
 unsigned long long start_time_of(pid_t pid)
 {
-    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-    auto close = stat.rfind(')');
-    if (close == std::string::npos)
-        return 0;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && rest >> field; ++i)
-        if (i == 22)
-            return std::stoull(field);
-    return 0;
+    return hgw::read_start_time(pid).value_or(0);
 }
 
 // The --pid-file: what the wrapper script may have to kill if we cannot.
@@ -222,127 +205,6 @@ json to_json(const Stats& s)
 }
 
 // ------------------------------------------------------------ processes
-
-// A child process: fork+exec with the environment given, PR_SET_PDEATHSIG so
-// that it cannot outlive us, a pidfd to wait on and to signal through.
-class Process {
-public:
-    Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env_set,
-            const std::vector<std::string>& env_unset, const fs::path& output, int death_signal)
-    {
-        // Everything the child needs is built before fork: between fork and
-        // exec only async-signal-safe calls are allowed.
-        std::vector<std::string> env_strings;
-        for (const auto& [k, v] : env_set)
-            env_strings.push_back(k + "=" + v);
-        for (char** e = environ; *e; ++e) {
-            std::string_view kv(*e);
-            std::string_view key = kv.substr(0, kv.find('='));
-            if (env_set.count(std::string(key)) == 0 &&
-                std::find(env_unset.begin(), env_unset.end(), key) == env_unset.end())
-                env_strings.emplace_back(kv);
-        }
-        std::vector<std::string> args = argv;
-        std::vector<char*> argv_c, env_c;
-        for (auto& a : args)
-            argv_c.push_back(a.data());
-        argv_c.push_back(nullptr);
-        for (auto& e : env_strings)
-            env_c.push_back(e.data());
-        env_c.push_back(nullptr);
-        hgw::UniqueFd out(::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-        if (!out)
-            fail_errno("open " + output.string());
-        const pid_t parent = ::getpid();
-
-        pid_ = ::fork();
-        if (pid_ < 0)
-            fail_errno("fork");
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, death_signal);
-            if (::getppid() != parent) // we died before the prctl took effect
-                ::_exit(126);
-            // Our handlers and mask must not leak into the child.
-            sigset_t none;
-            sigemptyset(&none);
-            ::sigprocmask(SIG_SETMASK, &none, nullptr);
-            for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
-                ::signal(sig, SIG_DFL);
-            ::dup2(out.get(), STDOUT_FILENO);
-            ::dup2(out.get(), STDERR_FILENO);
-            ::execve(argv_c[0], argv_c.data(), env_c.data());
-            ::_exit(127);
-        }
-        pidfd_.reset(hgw::pidfd_open(pid_));
-        if (!pidfd_) {
-            int err = errno;
-            ::kill(pid_, SIGKILL);
-            reap();
-            errno = err;
-            fail_errno("pidfd_open");
-        }
-    }
-    ~Process() { kill_and_reap(); }
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-
-    [[nodiscard]] pid_t pid() const { return pid_; }
-    [[nodiscard]] int pidfd() const { return pidfd_.get(); }
-    [[nodiscard]] bool reaped() const { return reaped_; }
-
-    void signal(int sig) const
-    {
-        if (!reaped_)
-            hgw::pidfd_send_signal(pidfd_.get(), sig);
-    }
-
-    // Waits up to `seconds` for the exit; reaps. False on timeout.
-    bool wait(double seconds)
-    {
-        if (reaped_)
-            return true;
-        pollfd p{pidfd_.get(), POLLIN, 0};
-        const double deadline = now() + seconds;
-        for (;;) {
-            double left = deadline - now();
-            if (left <= 0)
-                return false;
-            int n = ::poll(&p, 1, static_cast<int>(left * 1000) + 1);
-            if (n > 0)
-                break;
-            if (n < 0 && errno != EINTR)
-                fail_errno("poll");
-        }
-        reap();
-        return true;
-    }
-
-    // SIGKILL through the pidfd (it can only reach our own child) and reap.
-    void kill_and_reap()
-    {
-        if (reaped_)
-            return;
-        hgw::pidfd_send_signal(pidfd_.get(), SIGKILL);
-        reap();
-    }
-
-    // Reaps a child whose pidfd has turned readable.
-    void reap()
-    {
-        int ws = 0;
-        while (::waitpid(pid_, &ws, 0) < 0 && errno == EINTR) {
-        }
-        wait_status_ = ws;
-        reaped_ = true;
-    }
-    [[nodiscard]] int wait_status() const { return wait_status_; }
-
-private:
-    pid_t pid_ = -1;
-    hgw::UniqueFd pidfd_;
-    bool reaped_ = false;
-    int wait_status_ = 0;
-};
 
 // ------------------------------------------------------------ the bus
 

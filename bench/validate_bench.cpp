@@ -49,8 +49,6 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace hgw::bench;
@@ -121,87 +119,6 @@ private:
 
     fs::path path_;
     hgw::UniqueFd fd_;
-};
-
-// The stub gateway as our child. It is SIGKILLed if we die, so an interrupted
-// benchmark cannot leave a gateway running.
-class StubGateway {
-public:
-    StubGateway(const std::string& stub, const fs::path& home, const fs::path& notify, const fs::path& log)
-    {
-        // Everything the child needs is built before fork: between fork and
-        // exec only async-signal-safe calls are allowed.
-        std::vector<std::string> args = {stub, "gateway", "run"};
-        std::vector<std::string> env_strings = {"HERMES_HOME=" + home.string(),
-                                                "NOTIFY_SOCKET=" + notify.string()};
-        for (char** e = environ; *e; ++e) {
-            std::string_view kv(*e);
-            if (!kv.starts_with("HERMES_HOME=") && !kv.starts_with("NOTIFY_SOCKET=") &&
-                !kv.starts_with("WATCHDOG_"))
-                env_strings.emplace_back(kv);
-        }
-        std::vector<char*> argv_c, env_c;
-        for (auto& a : args)
-            argv_c.push_back(a.data());
-        argv_c.push_back(nullptr);
-        for (auto& e : env_strings)
-            env_c.push_back(e.data());
-        env_c.push_back(nullptr);
-        hgw::UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-        if (!log_fd)
-            fail_errno("open " + log.string());
-        const pid_t parent = ::getpid();
-
-        pid_ = ::fork();
-        if (pid_ < 0)
-            fail_errno("fork");
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) // we died before the prctl took effect
-                ::_exit(126);
-            ::dup2(log_fd.get(), STDOUT_FILENO);
-            ::dup2(log_fd.get(), STDERR_FILENO);
-            ::execve(argv_c[0], argv_c.data(), env_c.data());
-            ::_exit(127);
-        }
-        pidfd_.reset(hgw::pidfd_open(pid_));
-        if (!pidfd_) {
-            int err = errno;
-            ::kill(pid_, SIGKILL);
-            reap();
-            errno = err;
-            fail_errno("pidfd_open");
-        }
-    }
-    ~StubGateway() { kill(); }
-    StubGateway(const StubGateway&) = delete;
-    StubGateway& operator=(const StubGateway&) = delete;
-
-    [[nodiscard]] pid_t pid() const { return pid_; }
-    [[nodiscard]] int pidfd() const { return pidfd_.get(); }
-
-    // SIGKILL (through the pidfd: it can only reach our child) and reap, so
-    // the PID is truly gone when this returns. The record stays behind.
-    void kill()
-    {
-        if (reaped_)
-            return;
-        hgw::pidfd_send_signal(pidfd_.get(), SIGKILL);
-        reap();
-    }
-
-private:
-    void reap()
-    {
-        int status = 0;
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-        reaped_ = true;
-    }
-
-    pid_t pid_ = -1;
-    hgw::UniqueFd pidfd_;
-    bool reaped_ = false;
 };
 
 struct Stats {
@@ -391,7 +308,10 @@ int run(const Options& o)
     const hgw::HomePaths paths = hgw::paths_for(home);
 
     NotifySocket notify(dir.path() / "notify.sock");
-    StubGateway gateway(o.stub, home, notify.path(), dir.path() / "stub.log");
+    // SIGKILLed if we die, so an interrupted benchmark leaves no gateway.
+    Process gateway({o.stub, "gateway", "run"},
+                    {{"HERMES_HOME", home.string()}, {"NOTIFY_SOCKET", notify.path().string()}},
+                    {"WATCHDOG_USEC", "WATCHDOG_PID"}, dir.path() / "stub.log", SIGKILL);
     if (!notify.wait_ready(gateway.pidfd(), kReadyTimeout))
         fail("the stub gateway did not report READY=1; its output:\n" + read_text(dir.path() / "stub.log"));
 
@@ -423,7 +343,7 @@ int run(const Options& o)
 
     j["parts"] = bench_parts(paths, gateway.pid(), o);
 
-    gateway.kill(); // SIGKILL: gateway.pid stays, naming a PID that is gone
+    gateway.kill_and_reap(); // SIGKILL: gateway.pid stays, naming a PID that is gone
     if (hgw::validate(paths).reason != hgw::StaleReason::ProcessGone)
         fail("after SIGKILL the record is not judged stale with reason process-gone");
     print_header("validate(), stale record (its gateway was SIGKILLed), back to back");
