@@ -822,7 +822,9 @@ private:
         return t;
     }
 
-    Trial kill_once()
+    // A signal straight to the gateway, not through the daemon; returns once
+    // a new gateway answers and the daemon says running again.
+    Trial signal_once(int sig, const std::string& what)
     {
         Trial t;
         t.old_pid = wait_running();
@@ -833,14 +835,14 @@ private:
         t.watched_socket = serve_socket_.filename().string();
         TrialScope scope(*this, t);
         t.begin = now();
-        if (hgw::pidfd_send_signal(pidfd.get(), SIGKILL) != 0)
+        if (hgw::pidfd_send_signal(pidfd.get(), sig) != 0)
             fail_errno("pidfd_send_signal");
         pump(now() + kStepTimeout,
              [&] {
                  return seen(t.exited) && seen(t.exit_signal) && seen(t.spawned) && seen(t.answered) &&
                         seen(t.running);
              },
-             "the recovery from SIGKILL");
+             what);
         t.pidfd = -1;
         if (t.spawned_pid != t.answer_pid)
             fail_with_log("the daemon published pid " + std::to_string(t.spawned_pid) +
@@ -848,33 +850,11 @@ private:
         return t;
     }
 
-    // SIGUSR1 straight to the gateway, not through the daemon: it drains and
-    // exits 75, which the daemon's policy restarts with no delay.
-    Trial usr1_once()
-    {
-        Trial t;
-        t.old_pid = wait_running();
-        hgw::UniqueFd pidfd(hgw::pidfd_open(t.old_pid));
-        if (!pidfd)
-            fail_errno("pidfd_open " + std::to_string(t.old_pid));
-        t.pidfd = pidfd.get();
-        t.watched_socket = serve_socket_.filename().string();
-        TrialScope scope(*this, t);
-        t.begin = now();
-        if (hgw::pidfd_send_signal(pidfd.get(), SIGUSR1) != 0)
-            fail_errno("pidfd_send_signal");
-        pump(now() + kStepTimeout,
-             [&] {
-                 return seen(t.exited) && seen(t.exit_signal) && seen(t.spawned) && seen(t.answered) &&
-                        seen(t.running);
-             },
-             "the restart after exit 75");
-        t.pidfd = -1;
-        if (t.spawned_pid != t.answer_pid)
-            fail_with_log("the daemon published pid " + std::to_string(t.spawned_pid) +
-                          ", the socket answered for " + std::to_string(t.answer_pid));
-        return t;
-    }
+    Trial kill_once() { return signal_once(SIGKILL, "the recovery from SIGKILL"); }
+
+    // SIGUSR1: the gateway drains and exits 75, which the daemon's policy
+    // restarts with no delay.
+    Trial usr1_once() { return signal_once(SIGUSR1, "the restart after exit 75"); }
 
     // A pause before each trial. It keeps trials apart the way real replaces
     // and crashes are apart: the previous start's work (Python's, the
