@@ -1,5 +1,6 @@
 #include "daemon/event_loop.h"
 
+#include "daemon/log.h"
 #include "util/errors.h"
 
 #include <signal.h>
@@ -8,6 +9,24 @@
 namespace hgw::daemon {
 
 namespace {
+
+// One loop per process: the handler is the process's.
+EventLoop::FaultHandler& fault_handler()
+{
+    static EventLoop::FaultHandler handler;
+    return handler;
+}
+
+// Runs a callback so that nothing it throws leaves the trampoline.
+template <typename F>
+void guarded(const char* where, F&& fn) noexcept
+{
+    try {
+        fn();
+    } catch (...) {
+        report_callback_fault(where);
+    }
+}
 
 // Each callback lives in a heap box owned by the source (freed by the
 // destroy callback), so sources can be moved freely.
@@ -24,19 +43,19 @@ void destroy_box(void* userdata)
 
 int on_io(sd_event_source*, int, uint32_t revents, void* userdata)
 {
-    static_cast<Box<EventLoop::IoCallback>*>(userdata)->fn(revents);
+    guarded("io", [&] { static_cast<Box<EventLoop::IoCallback>*>(userdata)->fn(revents); });
     return 0;
 }
 
 int on_time(sd_event_source*, uint64_t, void* userdata)
 {
-    static_cast<Box<EventLoop::Callback>*>(userdata)->fn();
+    guarded("timer", [&] { static_cast<Box<EventLoop::Callback>*>(userdata)->fn(); });
     return 0;
 }
 
 int on_signal(sd_event_source*, const signalfd_siginfo*, void* userdata)
 {
-    static_cast<Box<EventLoop::Callback>*>(userdata)->fn();
+    guarded("signal", [&] { static_cast<Box<EventLoop::Callback>*>(userdata)->fn(); });
     return 0;
 }
 
@@ -48,13 +67,19 @@ struct IoWithPrepare {
 
 int on_io_with_prepare(sd_event_source*, int, uint32_t revents, void* userdata)
 {
-    static_cast<Box<IoWithPrepare>*>(userdata)->fn(revents);
+    guarded("io", [&] { static_cast<Box<IoWithPrepare>*>(userdata)->fn(revents); });
     return 0;
 }
 
 int on_prepare(sd_event_source*, void* userdata)
 {
-    static_cast<Box<IoWithPrepare>*>(userdata)->fn.prepare();
+    guarded("prepare", [&] { static_cast<Box<IoWithPrepare>*>(userdata)->fn.prepare(); });
+    return 0;
+}
+
+int on_defer(sd_event_source*, void* userdata)
+{
+    guarded("deferred", [&] { static_cast<Box<EventLoop::Callback>*>(userdata)->fn(); });
     return 0;
 }
 
@@ -132,6 +157,15 @@ EventSource EventLoop::add_signal(int sig, Callback cb)
     return own(s, std::move(cb));
 }
 
+EventSource EventLoop::add_defer(Callback cb)
+{
+    sd_event_source* s = nullptr;
+    check(sd_event_add_defer(event_, &s, on_defer, nullptr), "sd_event_add_defer");
+    EventSource owned = own(s, std::move(cb));
+    check(sd_event_source_set_enabled(s, SD_EVENT_ONESHOT), "sd_event_source_set_enabled");
+    return owned;
+}
+
 EventSource EventLoop::add_io_with_prepare(int fd, std::uint32_t events, IoCallback cb, Callback prepare)
 {
     sd_event_source* s = nullptr;
@@ -144,6 +178,30 @@ EventSource EventLoop::add_io_with_prepare(int fd, std::uint32_t events, IoCallb
 void EventLoop::set_io_events(const EventSource& s, std::uint32_t events)
 {
     check(sd_event_source_set_io_events(s.get(), events), "sd_event_source_set_io_events");
+}
+
+void EventLoop::set_fault_handler(FaultHandler handler) { fault_handler() = std::move(handler); }
+
+void report_callback_fault(const char* where) noexcept
+{
+    std::string what;
+    try {
+        throw;
+    } catch (const Error& e) {
+        what = describe(e);
+    } catch (const std::exception& e) {
+        what = e.what();
+    } catch (...) {
+        what = "an unknown exception";
+    }
+    try {
+        if (fault_handler())
+            fault_handler()(where, what);
+        else
+            log::error(std::string("unexpected failure in an event callback (") + where + "): " + what);
+    } catch (...) {
+        // The handler failed too: nothing more can be done from here.
+    }
 }
 
 int EventLoop::run() { return sd_event_loop(event_); }

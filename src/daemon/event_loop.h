@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 namespace hgw::daemon {
@@ -52,6 +53,10 @@ public:
     // An io source whose `prepare` runs before every sleep of the loop: lets
     // a library with its own queues (sd-bus) flush them and update `events`.
     EventSource add_io_with_prepare(int fd, std::uint32_t events, IoCallback cb, Callback prepare);
+    // Calls `cb` once, on the next loop iteration, after the events already
+    // pending there: for work that should see the result of several events
+    // at once (the bus layer's diff of the supervisor's snapshot).
+    EventSource add_defer(Callback cb);
     // Changes the events an io source waits for.
     static void set_io_events(const EventSource& s, std::uint32_t events);
 
@@ -59,11 +64,20 @@ public:
     int run();
     void exit(int code = 0);
 
+    // What a callback throws stops at the trampoline (it must never unwind
+    // through libsystemd's C frames) and is handed here, with the exception
+    // being handled current. Without a handler it is only logged.
+    using FaultHandler = std::function<void(const char* where, const std::string& what)>;
+    void set_fault_handler(FaultHandler handler);
+
     [[nodiscard]] sd_event* get() const { return event_; }
     static std::uint64_t now_usec(); // CLOCK_MONOTONIC
 
 private:
     sd_event* event_ = nullptr;
 };
+
+// Called by the trampolines; public for them only.
+void report_callback_fault(const char* where) noexcept;
 
 } // namespace hgw::daemon
