@@ -10,8 +10,12 @@
 
 #include <unistd.h>
 
+#include <exception>
+#include <map>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace hgw::bus {
 
@@ -29,11 +33,15 @@ std::uint32_t as_u32(pid_t pid)
 // the copies share this object. It answers exactly once, whatever calls
 // it; if every copy of the completion is dropped unanswered (the supervisor
 // went away), it answers Failed rather than leave the caller to time out.
+//
+// It holds the connection the call came on: the Result's message points into
+// that Connection, which must not be destroyed before the Result is, even if
+// the bus has been lost and the session has moved on to a new connection.
 template <typename... Out>
 class PendingReply {
 public:
-    PendingReply(sdbus::Result<Out...>&& result, std::string method)
-        : result_(std::move(result)), method_(std::move(method)) {}
+    PendingReply(std::shared_ptr<sdbus::IConnection> connection, sdbus::Result<Out...>&& result, std::string method)
+        : connection_(std::move(connection)), result_(std::move(result)), method_(std::move(method)) {}
     PendingReply(const PendingReply&) = delete;
     PendingReply& operator=(const PendingReply&) = delete;
     ~PendingReply()
@@ -79,6 +87,7 @@ private:
         }
     }
 
+    std::shared_ptr<sdbus::IConnection> connection_; // first: destroyed after result_
     sdbus::Result<Out...> result_;
     std::string method_;
     bool answered_ = false;
@@ -88,9 +97,10 @@ private:
 // (access denied, bad options, a supervisor error) is answered through the
 // Result: the handler itself never throws, so the call is answered once.
 template <typename... Out, typename Begin>
-void run_async(const char* method, sdbus::Result<Out...>&& result, Begin&& begin)
+void run_async(const std::shared_ptr<sdbus::IConnection>& connection, const char* method,
+               sdbus::Result<Out...>&& result, Begin&& begin)
 {
-    auto reply = std::make_shared<PendingReply<Out...>>(std::move(result), method);
+    auto reply = std::make_shared<PendingReply<Out...>>(connection, std::move(result), method);
     try {
         begin(daemon::Completion([reply](const OpResult& r) { reply->complete(r); }));
     } catch (...) {
@@ -118,6 +128,8 @@ VariantMap status_map(const daemon::Snapshot& s, const HomePaths& paths, pid_t d
 {
     VariantMap m;
     m["state"] = std::string(daemon::to_string(s.state));
+    m["phase"] = std::string(daemon::to_string(s.phase));
+    m["job"] = std::string(daemon::to_string(s.job));
     m["pid"] = as_u32(s.pid);
     m["generation"] = s.generation;
     m["ready"] = s.ready;
@@ -127,6 +139,8 @@ VariantMap status_map(const daemon::Snapshot& s, const HomePaths& paths, pid_t d
     m["started_at_usec"] = s.started_at_usec;
     m["status_text"] = s.status_text;
     m["failure_reason"] = s.failure_reason;
+    m["blocked_reason"] = s.blocked_reason;
+    m["foreign_pid"] = as_u32(s.foreign_pid);
     m["pid_file"] = paths.pid_file.string();
     m["home"] = paths.home.string();
     m["command"] = s.command;
@@ -134,18 +148,79 @@ VariantMap status_map(const daemon::Snapshot& s, const HomePaths& paths, pid_t d
     return m;
 }
 
-ManagerObject::ManagerObject(sdbus::IConnection& connection, daemon::Supervisor& supervisor)
-    : AdaptorInterfaces(connection, daemon::kObjectPath)
-    , supervisor_(supervisor)
-    , authorizer_(connection, make_access_policy(supervisor.config().allowed_group, ::geteuid()))
+namespace {
+
+// One property that changes: how to tell and what to send.
+struct PropertyDef {
+    const char* name;
+    bool (*differs)(const daemon::Snapshot&, const daemon::Snapshot&);
+    sdbus::Variant (*value)(const daemon::Snapshot&);
+};
+
+sdbus::Struct<std::string, std::int32_t> last_exit_struct(const daemon::ExitInfo& exit)
 {
+    return sdbus::Struct<std::string, std::int32_t>(std::make_tuple(exit.kind, static_cast<std::int32_t>(exit.status)));
+}
+
+// In the XML's order. PidFile is constant.
+const PropertyDef kProperties[] = {
+    {"State", [](const auto& a, const auto& b) { return a.state != b.state; },
+     [](const auto& s) { return sdbus::Variant(std::string(daemon::to_string(s.state))); }},
+    {"Phase", [](const auto& a, const auto& b) { return a.phase != b.phase; },
+     [](const auto& s) { return sdbus::Variant(std::string(daemon::to_string(s.phase))); }},
+    {"Job", [](const auto& a, const auto& b) { return a.job != b.job; },
+     [](const auto& s) { return sdbus::Variant(std::string(daemon::to_string(s.job))); }},
+    {"GatewayPID", [](const auto& a, const auto& b) { return a.pid != b.pid; },
+     [](const auto& s) { return sdbus::Variant(as_u32(s.pid)); }},
+    {"Generation", [](const auto& a, const auto& b) { return a.generation != b.generation; },
+     [](const auto& s) { return sdbus::Variant(s.generation); }},
+    {"StartedAt", [](const auto& a, const auto& b) { return a.started_at_usec != b.started_at_usec; },
+     [](const auto& s) { return sdbus::Variant(s.started_at_usec); }},
+    {"Ready", [](const auto& a, const auto& b) { return a.ready != b.ready; },
+     [](const auto& s) { return sdbus::Variant(s.ready); }},
+    {"Restarts", [](const auto& a, const auto& b) { return a.restarts != b.restarts; },
+     [](const auto& s) { return sdbus::Variant(s.restarts); }},
+    {"LastExit",
+     [](const auto& a, const auto& b) {
+         return a.last_exit.kind != b.last_exit.kind || a.last_exit.status != b.last_exit.status;
+     },
+     [](const auto& s) { return sdbus::Variant(last_exit_struct(s.last_exit)); }},
+    {"Command", [](const auto& a, const auto& b) { return a.command != b.command; },
+     [](const auto& s) { return sdbus::Variant(s.command); }},
+};
+
+} // namespace
+
+std::vector<std::string> changed_properties(const daemon::Snapshot& before, const daemon::Snapshot& after)
+{
+    std::vector<std::string> names;
+    for (const auto& p : kProperties)
+        if (p.differs(before, after))
+            names.emplace_back(p.name);
+    return names;
+}
+
+ManagerObject::ManagerObject(std::shared_ptr<sdbus::IConnection> connection, daemon::EventLoop& loop,
+                             daemon::Supervisor& supervisor)
+    : AdaptorInterfaces(*connection, daemon::kObjectPath)
+    , connection_(std::move(connection))
+    , loop_(loop)
+    , supervisor_(supervisor)
+    , authorizer_(*connection_, make_access_policy(supervisor.config().allowed_group, ::geteuid()))
+    , announced_(supervisor.snapshot())
+    , known_(announced_)
+{
+    // Created enabled (one-shot): the first iteration diffs against the
+    // snapshot just taken, which sends nothing unless something moved.
+    publish_ = loop_.add_defer([this] { publish(); });
     registerAdaptor();
-    supervisor_.set_events(this);
+    supervisor_.add_observer(this);
 }
 
 ManagerObject::~ManagerObject()
 {
-    supervisor_.set_events(nullptr);
+    supervisor_.remove_observer(this);
+    publish_.reset();
     unregisterAdaptor();
 }
 
@@ -168,7 +243,7 @@ VariantMap ManagerObject::GetStatus()
 
 void ManagerObject::Replace(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async("Replace", std::move(result), [&](daemon::Completion done) {
+    run_async(connection_, "Replace", std::move(result), [&](daemon::Completion done) {
         authorize("Replace");
         supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/false, std::move(done));
     });
@@ -176,7 +251,7 @@ void ManagerObject::Replace(sdbus::Result<std::uint32_t, std::uint64_t>&& result
 
 void ManagerObject::Restart(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async("Restart", std::move(result), [&](daemon::Completion done) {
+    run_async(connection_, "Restart", std::move(result), [&](daemon::Completion done) {
         authorize("Restart");
         supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/true, std::move(done));
     });
@@ -184,7 +259,7 @@ void ManagerObject::Restart(sdbus::Result<std::uint32_t, std::uint64_t>&& result
 
 void ManagerObject::Start(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async("Start", std::move(result), [&](daemon::Completion done) {
+    run_async(connection_, "Start", std::move(result), [&](daemon::Completion done) {
         authorize("Start");
         supervisor_.start(parse_op_options(options), std::move(done));
     });
@@ -192,7 +267,7 @@ void ManagerObject::Start(sdbus::Result<std::uint32_t, std::uint64_t>&& result, 
 
 void ManagerObject::Stop(sdbus::Result<>&& result, VariantMap options)
 {
-    run_async("Stop", std::move(result), [&](daemon::Completion done) {
+    run_async(connection_, "Stop", std::move(result), [&](daemon::Completion done) {
         authorize("Stop");
         supervisor_.stop(parse_op_options(options), std::move(done));
     });
@@ -213,10 +288,10 @@ std::tuple<bool, std::string> ManagerObject::CleanPidFile()
         // clean() takes gateway.lock for a moment; a gateway we are
         // starting right then would find it held and exit. Only clean
         // while no operation of ours is under way.
-        using daemon::State;
-        State state = supervisor_.snapshot().state;
-        if (state == State::Starting || state == State::Replacing || state == State::Stopping)
-            throw sdbus::Error(kErrBusy, "the gateway is " + std::string(daemon::to_string(state)) +
+        daemon::Snapshot now = supervisor_.snapshot();
+        if (now.job != daemon::Job::None || now.phase == daemon::Phase::Starting ||
+            now.phase == daemon::Phase::Recovering)
+            throw sdbus::Error(kErrBusy, "the gateway is " + std::string(daemon::to_string(now.state)) +
                                              "; clean the PID file once that is over");
 
         CleanOutcome outcome = clean(supervisor_.paths());
@@ -225,7 +300,8 @@ std::tuple<bool, std::string> ManagerObject::CleanPidFile()
         std::string verdict(to_string(outcome.verdict.kind));
         if (removed) {
             const auto& record = outcome.verdict.record();
-            pidfile_repaired(verdict, record ? record->pid : 0);
+            pid_t stale = record ? record->pid : 0;
+            emit_safely("PidFileRepaired", [&] { emitPidFileRepaired(verdict, as_u32(stale)); });
         }
         return std::make_tuple(removed, verdict);
     });
@@ -236,6 +312,16 @@ std::tuple<bool, std::string> ManagerObject::CleanPidFile()
 std::string ManagerObject::State()
 {
     return guard_handler("State", [&] { return std::string(daemon::to_string(supervisor_.snapshot().state)); });
+}
+
+std::string ManagerObject::Phase()
+{
+    return guard_handler("Phase", [&] { return std::string(daemon::to_string(supervisor_.snapshot().phase)); });
+}
+
+std::string ManagerObject::Job()
+{
+    return guard_handler("Job", [&] { return std::string(daemon::to_string(supervisor_.snapshot().job)); });
 }
 
 std::uint32_t ManagerObject::GatewayPID()
@@ -266,9 +352,7 @@ std::uint32_t ManagerObject::Restarts()
 sdbus::Struct<std::string, std::int32_t> ManagerObject::LastExit()
 {
     return guard_handler("LastExit", [&] {
-        daemon::ExitInfo exit = supervisor_.snapshot().last_exit;
-        return sdbus::Struct<std::string, std::int32_t>(
-            std::make_tuple(exit.kind, static_cast<std::int32_t>(exit.status)));
+        return last_exit_struct(supervisor_.snapshot().last_exit);
     });
 }
 
@@ -282,37 +366,117 @@ std::vector<std::string> ManagerObject::Command()
     return guard_handler("Command", [&] { return supervisor_.snapshot().command; });
 }
 
-// ---- Supervisor events ----
+// ---- What the supervisor reports ----
 
-void ManagerObject::state_changed(daemon::State old_state, daemon::State new_state, const std::string& reason)
+void ManagerObject::phase_changed(const daemon::PhaseChange& change)
 {
-    emit_safely("StateChanged", [&] {
-        emitStateChanged(std::string(daemon::to_string(old_state)), std::string(daemon::to_string(new_state)),
-                         reason);
-    });
+    known_.phase = change.to;
+    known_.state = change.state_to;
+    known_.job = change.job;
+    if (change.pid != known_.pid) {
+        known_.pid = change.pid;
+        known_.ready = false;
+    }
+    if (change.pid != 0)
+        known_.generation = change.generation;
+    if (change.state_from != change.state_to) {
+        emit_safely("StateChanged", [&] {
+            emitStateChanged(std::string(daemon::to_string(change.state_from)),
+                             std::string(daemon::to_string(change.state_to)), change.reason);
+        });
+    }
+    changed();
 }
 
 void ManagerObject::replaced(pid_t old_pid, pid_t new_pid, std::uint64_t generation, const std::string& reason)
 {
+    known_.pid = new_pid;
+    known_.generation = generation;
+    known_.ready = true;
+    announce(known_);
     emit_safely("Replaced", [&] { emitReplaced(as_u32(old_pid), as_u32(new_pid), generation, reason); });
+    changed();
+}
+
+void ManagerObject::gateway_ready(pid_t pid, std::uint64_t generation)
+{
+    known_.pid = pid;
+    known_.generation = generation;
+    known_.ready = true;
+    changed();
 }
 
 void ManagerObject::gateway_exited(pid_t pid, const daemon::ExitInfo& exit)
 {
+    known_.last_exit = exit;
+    if (known_.pid == pid) {
+        known_.pid = 0;
+        known_.ready = false;
+    }
+    // If the next gateway is already known, clients still see this one go
+    // first: GatewayPID passes through 0.
+    daemon::Snapshot gone = known_;
+    if (announced_.pid == pid) {
+        gone.pid = 0;
+        gone.ready = false;
+    }
+    announce(gone);
     emit_safely("GatewayExited",
                 [&] { emitGatewayExited(as_u32(pid), exit.kind, static_cast<std::int32_t>(exit.status)); });
+    changed();
 }
 
 void ManagerObject::pidfile_repaired(const std::string& verdict, pid_t stale_pid)
 {
     emit_safely("PidFileRepaired", [&] { emitPidFileRepaired(verdict, as_u32(stale_pid)); });
+    changed();
 }
 
-void ManagerObject::properties_changed(const std::vector<std::string>& names)
+void ManagerObject::changed()
 {
-    if (names.empty())
+    // Idempotent while pending: one publish per iteration, however many calls.
+    if (publish_)
+        sd_event_source_set_enabled(publish_.get(), SD_EVENT_ONESHOT);
+}
+
+void ManagerObject::publish() noexcept
+{
+    try {
+        daemon::Snapshot now = supervisor_.snapshot();
+        announce(now);
+        known_ = std::move(now);
+    } catch (const std::exception& e) {
+        daemon::log::warning(std::string("D-Bus: cannot publish the gateway's properties: ") + e.what());
+    } catch (...) {
+        daemon::log::warning("D-Bus: cannot publish the gateway's properties");
+    }
+}
+
+void ManagerObject::announce(const daemon::Snapshot& now) noexcept
+{
+    std::map<std::string, sdbus::Variant> values;
+    try {
+        for (const auto& p : kProperties)
+            if (p.differs(announced_, now))
+                values.emplace(p.name, p.value(now));
+    } catch (...) {
+        values.clear();
+    }
+    if (values.empty())
         return;
-    emit_safely("PropertiesChanged", [&] { getObject().emitPropertiesChangedSignal(INTERFACE_NAME, names); });
+    // Built here, values included: sdbus-c++'s emitPropertiesChangedSignal
+    // would call the getters, i.e. read the supervisor again.
+    emit_safely("PropertiesChanged", [&] {
+        auto signal = getObject().createSignal("org.freedesktop.DBus.Properties", "PropertiesChanged");
+        signal << std::string(INTERFACE_NAME) << values << std::vector<std::string>{};
+        getObject().emitSignal(signal);
+    });
+    // Whether or not it went out (a lost bus), it is not sent again: a new
+    // connection starts from a fresh snapshot.
+    try {
+        announced_ = now;
+    } catch (...) {
+    }
 }
 
 } // namespace hgw::bus

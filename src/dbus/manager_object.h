@@ -1,12 +1,27 @@
 #pragma once
 // org.hermes.Gateway1.Manager at /org/hermes/Gateway1: the daemon's D-Bus
-// face. Methods forward to the Supervisor; its events become signals.
+// face. Methods forward to the Supervisor; what it reports becomes signals.
 //
 // Every handler converts exceptions to sdbus::Error (anything else would
 // kill the daemon in sdbus-c++ 1.2). Methods that change state (Replace,
 // Restart, Start, Stop, CleanPidFile) check the caller first; see
 // authorizer.h. All of it runs on the bus's (the loop's) thread.
+//
+// Properties: the supervisor only says "changed". The object then schedules
+// one deferred callback (once per loop iteration, however many changes came)
+// that takes the supervisor's snapshot, diffs it against what it announced
+// last, and sends one PropertiesChanged with exactly the properties that
+// differ, values included: no getter is ever called from inside a
+// supervisor transition. Two facts are announced at once, from the
+// arguments of the observer call, before the signal that implies them:
+//  - GatewayExited is preceded by GatewayPID 0 (Ready false, LastExit), so
+//    GatewayPID always passes through 0 between two gateways, even when the
+//    next one starts in the same loop iteration;
+//  - Replaced is preceded by the new GatewayPID, Generation, Ready and the
+//    State/Phase/Job of the last phase change.
+// StateChanged is sent at once, when the coarse state changes.
 
+#include "daemon/event_loop.h"
 #include "daemon/supervisor.h"
 #include "dbus/authorizer.h"
 #include "dbus/types.h"
@@ -16,6 +31,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -24,15 +40,19 @@ namespace hgw::bus {
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::hermes::Gateway1::Manager_adaptor>
-    , public daemon::SupervisorEvents {
+    , public daemon::SupervisorObserver {
 public:
     // Registers the object at daemon::kObjectPath on `connection` and
-    // becomes `supervisor`'s event listener. Construct it before
-    // requestName(). Both arguments must outlive the object, and the
-    // connection must outlive the supervisor too: pending async calls hold
-    // messages of the connection until the supervisor completes them.
-    ManagerObject(sdbus::IConnection& connection, daemon::Supervisor& supervisor);
-    // Stops listening to the supervisor and unregisters the object.
+    // becomes one of `supervisor`'s observers. Construct it before
+    // requestName(). `loop` and `supervisor` must outlive the object.
+    //
+    // The connection is shared: every async call still unanswered holds it
+    // (an sdbus::Result's message points into its Connection), so it lives
+    // on after the object and its owner let go, until the supervisor has
+    // completed or dropped the last such call.
+    ManagerObject(std::shared_ptr<sdbus::IConnection> connection, daemon::EventLoop& loop,
+                  daemon::Supervisor& supervisor);
+    // Stops observing the supervisor and unregisters the object.
     ~ManagerObject() override;
 
     ManagerObject(const ManagerObject&) = delete;
@@ -48,8 +68,10 @@ private:
     std::tuple<std::string, VariantMap> ValidatePidFile() override;
     std::tuple<bool, std::string> CleanPidFile() override;
 
-    // Properties.
+    // Properties (read only from bus dispatch, never from a transition).
     std::string State() override;
+    std::string Phase() override;
+    std::string Job() override;
     std::uint32_t GatewayPID() override;
     std::uint64_t Generation() override;
     std::uint64_t StartedAt() override;
@@ -59,22 +81,42 @@ private:
     std::string PidFile() override;
     std::vector<std::string> Command() override;
 
-    // Supervisor events -> signals.
-    void state_changed(daemon::State old_state, daemon::State new_state, const std::string& reason) override;
+    // What the supervisor reports.
+    void phase_changed(const daemon::PhaseChange& change) override;
     void replaced(pid_t old_pid, pid_t new_pid, std::uint64_t generation, const std::string& reason) override;
+    void gateway_ready(pid_t pid, std::uint64_t generation) override;
     void gateway_exited(pid_t pid, const daemon::ExitInfo& exit) override;
     void pidfile_repaired(const std::string& verdict, pid_t stale_pid) override;
-    void properties_changed(const std::vector<std::string>& names) override;
+    void changed() override;
+
+    // The deferred diff: snapshot, compare with `announced_`, announce.
+    void publish() noexcept;
+    // Sends PropertiesChanged for the properties where `now` differs from
+    // `announced_`, then takes `now` as announced. Never throws.
+    void announce(const daemon::Snapshot& now) noexcept;
 
     // Throws sdbus::Error(kErrAccessDenied) unless the caller of the method
     // being handled may change the gateway.
     void authorize(const char* method) const;
 
+    std::shared_ptr<sdbus::IConnection> connection_;
+    daemon::EventLoop& loop_;
     daemon::Supervisor& supervisor_;
     Authorizer authorizer_;
+    // What PropertiesChanged has told clients so far.
+    daemon::Snapshot announced_;
+    // `announced_` plus what observer calls since have told us: announced
+    // before Replaced and GatewayExited.
+    daemon::Snapshot known_;
+    // One-shot: enabled by changed(), runs publish() once per iteration.
+    daemon::EventSource publish_;
 };
 
 // GetStatus' dictionary, from a snapshot of the supervisor.
 VariantMap status_map(const daemon::Snapshot& snapshot, const HomePaths& paths, pid_t daemon_pid);
+
+// The properties (by their D-Bus names) whose values differ between two
+// snapshots, in the XML's order. PidFile never changes and is never named.
+std::vector<std::string> changed_properties(const daemon::Snapshot& before, const daemon::Snapshot& after);
 
 } // namespace hgw::bus
