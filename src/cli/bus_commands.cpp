@@ -43,13 +43,14 @@ constexpr const char* kExitCodesFooter =
     "  0  success (status: running and ready)\n"
     "  1  failure (status: the gateway failed; wait-ready: timed out)\n"
     "  2  invalid arguments\n"
-    "  3  the gateway is not running (status: stopped, or not ready yet)\n"
+    "  3  the gateway is not running (status: stopped, waiting, foreign, auto-restart, or not ready yet)\n"
     "  4  hermes-gatewayd is not reachable on the bus\n"
     "  5  permission denied\n"
     "  6  busy: another operation is in progress\n"
     "  7  timed out\n"
     "  8  generation mismatch (--if-generation)\n"
-    "  9  the gateway failed to start";
+    "  9  the gateway failed to start\n"
+    "  10 a new gateway cannot start (replace, restart: refused; the running gateway was left alone)";
 
 // ---- Options shared by every bus command ----
 
@@ -167,6 +168,10 @@ Failure explain(const sdbus::Error& e, const CallContext& c)
         return {x::kInvalidArgs, with_detail("invalid arguments", msg)};
     if (name == ours + "StartFailed")
         return {x::kStartFailed, with_detail("the gateway failed to start", msg)};
+    if (name == ours + "CannotStart")
+        return {x::kCannotStart,
+                with_detail("cannot " + c.action + ": a new gateway could not start; the running one was left alone",
+                            msg)};
     if (name == "org.freedesktop.DBus.Error.NoReply" || name == "org.freedesktop.DBus.Error.Timeout") {
         // sd-bus reports its own timeout as NoReply too; the bus reports a
         // daemon that died mid-call the same way. Our clock tells them apart.
@@ -387,7 +392,17 @@ void print_status(const Json& s, const BusTarget& target)
     std::string state = str(s, "state");
     if (state == "running")
         state += flag(s, "ready") ? ", ready" : ", not ready yet";
+    // The phase when it says more than the state (draining while replacing, ...).
+    std::string phase = str(s, "phase");
+    if (!phase.empty() && phase != str(s, "state"))
+        state += " (" + phase + ")";
     row("State", state);
+    if (std::string job = str(s, "job"); !job.empty() && job != "none")
+        row("Job", job);
+    std::string blocked = str(s, "blocked_reason");
+    if (!blocked.empty() && num(s, "foreign_pid") != 0)
+        blocked += " (pid " + std::to_string(num(s, "foreign_pid")) + ")";
+    row("Blocked", blocked);
     if (num(s, "pid") != 0)
         row("PID", std::to_string(num(s, "pid")));
     row("Generation", std::to_string(num(s, "generation")));
@@ -406,6 +421,8 @@ void print_status(const Json& s, const BusTarget& target)
     row("Home", str(s, "home"));
 }
 
+// running and ready: 0; failed (needs a person): 1; anything else, waiting
+// and foreign included (no gateway of ours serves, the daemon keeps trying): 3.
 int status_exit_code(const Json& s)
 {
     const std::string state = str(s, "state");
@@ -687,7 +704,7 @@ void add_bus_commands(CLI::App& app, int& exit_code)
     auto status = std::make_shared<CommonOptions>();
     add_bus_subcommand(app, "status",
                        "Show the gateway's state as hermes-gatewayd sees it "
-                       "(exit 0 running and ready, 1 failed, 3 stopped or not ready yet, 4 no daemon)",
+                       "(exit 0 running and ready, 1 failed, 3 stopped, waiting, foreign or not ready yet, 4 no daemon)",
                        *status, "How long to wait for the answer (default 25s)")
         ->callback([status, &exit_code] { exit_code = guarded([&] { return run_status(*status); }); });
 

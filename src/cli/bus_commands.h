@@ -18,6 +18,7 @@ inline constexpr int kBusy = 6;
 inline constexpr int kTimeout = 7;          // the daemon's Timeout, or no reply in time
 inline constexpr int kGenerationMismatch = 8;
 inline constexpr int kStartFailed = 9;
+inline constexpr int kCannotStart = 10;    // replace/restart refused: a new gateway cannot start; the old one runs on
 } // namespace exit_codes
 
 // Adds the bus subcommands to `app`. Their callbacks set `exit_code`.
