@@ -40,31 +40,54 @@ std::string bus_config(const std::string& socket_path, const std::filesystem::pa
 
 } // namespace
 
-PrivateBus::PrivateBus(const std::filesystem::path& service_dir)
+PrivateBus::PrivateBus(const std::filesystem::path& service_dir) : config_(dir_.dir() / "bus.conf")
 {
-    auto conf = dir_.dir() / "bus.conf";
-    std::ofstream(conf) << bus_config((dir_.dir() / "bus.socket").string(), service_dir);
-    RunResult r = run({"/usr/bin/dbus-daemon", "--config-file=" + conf.string(), "--fork", "--print-address=1",
+    std::ofstream(config_) << bus_config((dir_.dir() / "bus.socket").string(), service_dir);
+    start();
+}
+
+void PrivateBus::start()
+{
+    if (pid_ > 0)
+        throw std::logic_error("PrivateBus::start: the bus runs already");
+    RunResult r = run({"/usr/bin/dbus-daemon", "--config-file=" + config_.string(), "--fork", "--print-address=1",
                        "--print-pid=1"});
     std::istringstream lines(r.output);
-    std::string pid_line;
-    if (r.exit_code != 0 || !std::getline(lines, address_) || !std::getline(lines, pid_line))
+    std::string address, pid_line;
+    if (r.exit_code != 0 || !std::getline(lines, address) || !std::getline(lines, pid_line))
         throw std::runtime_error("dbus-daemon failed to start: " + r.output);
+    // "unix:path=...,guid=...": the guid changes with every start; a client
+    // that names one refuses a bus with another.
+    if (auto guid = address.find(",guid="); guid != std::string::npos)
+        address.erase(guid);
+    address_ = address;
     pid_ = std::stoi(pid_line);
 }
 
-PrivateBus::~PrivateBus()
+void PrivateBus::stop(int sig)
 {
     if (pid_ <= 0)
         return;
     // Our own dbus-daemon, by the PID it printed. Wait until it is gone: it
-    // unlinks its socket on the way out, and a directory walk that loses an
-    // entry midway stops and leaves the directory behind.
+    // unlinks its socket on the way out (on SIGTERM), and a directory walk
+    // that loses an entry midway stops and leaves the directory behind.
     UniqueFd pidfd(hgw::pidfd_open(pid_));
-    ::kill(pid_, SIGTERM);
     if (pidfd) {
+        hgw::pidfd_send_signal(pidfd.get(), sig);
         pollfd p{pidfd.get(), POLLIN, 0};
         ::poll(&p, 1, static_cast<int>(kTimeout.count()));
+    } else {
+        ::kill(pid_, sig);
+    }
+    pid_ = 0;
+}
+
+PrivateBus::~PrivateBus()
+{
+    try {
+        stop(SIGTERM);
+    } catch (...) {
+        // A destructor must not throw.
     }
 }
 

@@ -9,6 +9,8 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -26,11 +28,28 @@ public:
     PrivateBus(const PrivateBus&) = delete;
     PrivateBus& operator=(const PrivateBus&) = delete;
 
+    // unix:path=<socket>, without the bus's guid: the address stays valid
+    // across restart(), which gives the bus a new guid.
     [[nodiscard]] const std::string& address() const { return address_; }
     [[nodiscard]] std::unique_ptr<sdbus::IConnection> connect() const;
+    [[nodiscard]] pid_t pid() const { return pid_; }
+
+    // Ends the dbus-daemon (with `sig`; SIGKILL leaves its socket file behind,
+    // as a crash does) and waits until it is gone. Every connection to it
+    // breaks. Does nothing if it is not running.
+    void stop(int sig = SIGTERM);
+    // Starts a dbus-daemon again on the same socket path and configuration
+    // (a new process, a new guid, no connections, no names).
+    void start();
+    void restart(int sig = SIGTERM)
+    {
+        stop(sig);
+        start();
+    }
 
 private:
     TempHome dir_;
+    std::filesystem::path config_;
     std::string address_;
     pid_t pid_ = 0;
 };
