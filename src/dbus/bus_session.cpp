@@ -7,8 +7,16 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <utility>
 
 namespace hgw::bus {
@@ -28,15 +36,80 @@ constexpr std::chrono::seconds kBusCallTimeout{25};
 // While an attempt keeps failing, say so again at most this often.
 constexpr std::uint64_t kRepeatWarningUsec = 60'000'000;
 
+// The address sd-bus will use for this configuration, as it resolves it.
+std::string address_of(const daemon::Config& c)
+{
+    auto env = [](const char* name) {
+        const char* v = std::getenv(name);
+        return std::string(v ? v : "");
+    };
+    switch (c.bus) {
+    case daemon::BusKind::Address: return c.bus_address;
+    case daemon::BusKind::System: {
+        std::string a = env("DBUS_SYSTEM_BUS_ADDRESS");
+        return a.empty() ? "unix:path=/run/dbus/system_bus_socket" : a;
+    }
+    case daemon::BusKind::User: {
+        std::string a = env("DBUS_SESSION_BUS_ADDRESS");
+        if (!a.empty())
+            return a;
+        std::string runtime = env("XDG_RUNTIME_DIR");
+        return runtime.empty() ? "" : "unix:path=" + runtime + "/bus";
+    }
+    }
+    return "";
+}
+
+// For an address that is one plain unix socket ("unix:path=/x[,guid=...]"),
+// its path; else empty.
+std::string single_unix_path(const std::string& address)
+{
+    const std::string prefix = "unix:path=";
+    if (address.rfind(prefix, 0) != 0 || address.find(';') != std::string::npos)
+        return "";
+    std::string path = address.substr(prefix.size());
+    if (auto comma = path.find(','); comma != std::string::npos)
+        path.erase(comma);
+    if (path.find('%') != std::string::npos) // escaped: leave it to sd-bus
+        return "";
+    return path;
+}
+
+// Throws unless something listens on the unix socket at `path`. sdbus-c++
+// 1.2 leaks the sd_bus of every connection it fails to open; while the bus
+// is down, the daemon asks this instead, every attempt, and leaks nothing.
+void require_listener(const std::string& path)
+{
+    sockaddr_un sa{};
+    if (path.size() >= sizeof sa.sun_path)
+        return; // sd-bus will say what it thinks of it
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    int err = errno;
+    ::close(fd);
+    if (r < 0 && err != EINPROGRESS && err != EAGAIN && err != EINTR)
+        throw std::runtime_error(path + ": " + std::strerror(err));
+}
+
 BusSession::Connector connector_for(const daemon::Config& c)
 {
+    BusSession::Connector open;
     switch (c.bus) {
-    case daemon::BusKind::System: return [] { return sdbus::createSystemBusConnection(); };
-    case daemon::BusKind::User: return [] { return sdbus::createSessionBusConnection(); };
+    case daemon::BusKind::System: open = [] { return sdbus::createSystemBusConnection(); }; break;
+    case daemon::BusKind::User: open = [] { return sdbus::createSessionBusConnection(); }; break;
     case daemon::BusKind::Address:
-        return [address = c.bus_address] { return sdbus::createSessionBusConnectionWithAddress(address); };
+        open = [address = c.bus_address] { return sdbus::createSessionBusConnectionWithAddress(address); };
+        break;
     }
-    return [] { return sdbus::createSystemBusConnection(); };
+    return [open, path = single_unix_path(address_of(c))] {
+        if (!path.empty())
+            require_listener(path);
+        return open();
+    };
 }
 
 std::string label_for(const daemon::Config& c)
