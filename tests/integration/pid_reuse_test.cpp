@@ -289,12 +289,14 @@ TEST_CASE("a live gateway's pid and start time recorded under another boot id is
     REQUIRE(rec.start_time);
     REQUIRE(rec.argv);
 
-    // Control: with this boot's id the same record proves a live gateway
-    // (without the lock), so only the boot id can make the difference below.
+    // Control: with this boot's id the same record passes every test of
+    // identity and is judged on the lock alone (not held by that process:
+    // not-holder), so only the boot id can make the difference below.
     home.write("gateway.pid", serialize_record(rec));
     Verdict control = validate(home.paths());
     INFO(control.summary);
-    REQUIRE(control.kind == VerdictKind::Live);
+    REQUIRE(control.kind == VerdictKind::Stale);
+    REQUIRE(control.reason == StaleReason::NotHolder);
 
     rec.boot_id = other_boot_id();
     const std::string bytes = serialize_record(rec);
