@@ -45,6 +45,21 @@ PidRecord record_of_us(const std::filesystem::path& home)
     return record_for_process(::getpid(), home);
 }
 
+// Publishing on the full tmpfs fails with ENOSPC and leaves only an empty
+// gateway.lock behind.
+void require_enospc_and_nothing_left(HomeLock& lock, const TmpfsHome& home)
+{
+    try {
+        lock.publish(record_of_us(home.dir()));
+        FAIL("publish on a full disk did not throw");
+    } catch (const SystemError& e) {
+        INFO(e.what());
+        CHECK(e.code() == ENOSPC);
+    }
+    CHECK(home.entries() == std::vector<std::string>{"gateway.lock"});
+    CHECK(std::filesystem::file_size(home.paths().lock_file) == 0);
+}
+
 } // namespace
 
 TEST_CASE("lock_home cleans under the lock; publish writes both files; hand_over leaves the lock to the child",
@@ -129,43 +144,26 @@ TEST_CASE("publish on a full disk throws ENOSPC and leaves no temp file, no gate
     if (!needs_root("mounts a tiny tmpfs to fill it"))
         return;
     TmpfsHome home;
-    const std::vector<std::string> only_lock = {"gateway.lock"};
 
     SECTION("no page left: the temporary record cannot be written")
     {
         LockOutcome step1 = lock_home(home.paths());
         REQUIRE(step1.locked);
         home.fill(0);
-        try {
-            step1.locked->publish(record_of_us(home.dir()));
-            FAIL("publish on a full disk did not throw");
-        } catch (const SystemError& e) {
-            INFO(e.what());
-            CHECK(e.code() == ENOSPC);
-        }
-        CHECK(home.entries() == only_lock);
-        CHECK(std::filesystem::file_size(home.paths().lock_file) == 0);
+        require_enospc_and_nothing_left(*step1.locked, home);
     }
     SECTION("one page left: gateway.pid is published, then writing gateway.lock fails and it is taken back")
     {
         LockOutcome step1 = lock_home(home.paths());
         REQUIRE(step1.locked);
         home.fill(1);
-        try {
-            step1.locked->publish(record_of_us(home.dir()));
-            FAIL("publish on a full disk did not throw");
-        } catch (const SystemError& e) {
-            INFO(e.what());
-            CHECK(e.code() == ENOSPC);
-        }
-        CHECK(home.entries() == only_lock);
-        CHECK(std::filesystem::file_size(home.paths().lock_file) == 0);
+        require_enospc_and_nothing_left(*step1.locked, home);
     }
     SECTION("acquire() is the same two steps: it throws and leaves nothing either")
     {
         home.fill(0);
         CHECK_THROWS_AS(acquire(home.paths(), record_of_us(home.dir())), SystemError);
-        CHECK(home.entries() == only_lock);
+        CHECK(home.entries() == std::vector<std::string>{"gateway.lock"});
         CHECK_FALSE(probe_lock(home.paths().lock_file).held);
     }
 }

@@ -11,6 +11,7 @@
 #include "core/pidfile.h"
 #include "process/pidfd.h"
 #include "process/process_info.h"
+#include "helpers/stub_gateway.h"
 #include "support/child_process.h"
 #include "support/temp_home.h"
 
@@ -32,16 +33,6 @@ using namespace hgw::test;
 
 namespace {
 
-Child start_stub(const TempHome& home, const NotifyListener& notify)
-{
-    SpawnOptions opts;
-    opts.env = {{"HERMES_HOME", home.dir().string()}, {"NOTIFY_SOCKET", notify.path()}};
-    mode_t old = ::umask(022);
-    Child c = Child::spawn({source_path("tests/stub/hermes"), "gateway", "run"}, opts);
-    ::umask(old);
-    return c;
-}
-
 FileId id_of(const std::filesystem::path& p)
 {
     struct stat st {};
@@ -56,7 +47,7 @@ TEST_CASE("a record in home A naming home B's live gateway is stale not-holder f
 {
     TempHome a, b;
     NotifyListener notify((b.dir() / "notify.sock").string());
-    Child gw = start_stub(b, notify);
+    Child gw = start_stub_gateway(b, notify);
     REQUIRE(notify.wait_for("READY=1"));
     // B's own view: live, and it holds B's lock.
     Verdict vb = validate(b.paths());
