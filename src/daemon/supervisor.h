@@ -10,6 +10,7 @@
 // operation that takes time completes later through its Completion.
 
 #include "core/home.h"
+#include "core/manager_lock.h"
 #include "daemon/child_notify.h"
 #include "daemon/config.h"
 #include "daemon/event_loop.h"
@@ -105,7 +106,10 @@ public:
 
 class Supervisor {
 public:
-    Supervisor(EventLoop& loop, Config config);
+    // `manager`: the per-home manager lock, if main could take it already;
+    // else the supervisor takes it before its first start (and waits while
+    // it cannot).
+    Supervisor(EventLoop& loop, Config config, std::optional<ManagerLock> manager = {});
     ~Supervisor();
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
