@@ -212,7 +212,7 @@ ManagerObject::ManagerObject(std::shared_ptr<sdbus::IConnection> connection, dae
 {
     // Created enabled (one-shot): the first iteration diffs against the
     // snapshot just taken, which sends nothing unless something moved.
-    publish_ = loop_.add_defer([this] { publish(); });
+    publish_ = loop_.add_defer([this] { publish(); }, /*first=*/true);
     registerAdaptor();
     supervisor_.add_observer(this);
 }
