@@ -193,6 +193,69 @@ private:
     Child child_;
 };
 
+// ---------------------------------------------------------------- a bus that restarts
+
+// A dbus-daemon that can be stopped and started again on the same socket,
+// as when the system bus restarts. Its address names no guid (a new bus
+// has a new one), so clients may reconnect to the new one.
+class RestartableBus {
+public:
+    RestartableBus() { start(); }
+    ~RestartableBus() { stop(); }
+    RestartableBus(const RestartableBus&) = delete;
+    RestartableBus& operator=(const RestartableBus&) = delete;
+
+    [[nodiscard]] std::string address() const { return "unix:path=" + socket().string(); }
+    [[nodiscard]] std::unique_ptr<sdbus::IConnection> connect() const
+    {
+        return sdbus::createSessionBusConnectionWithAddress(address());
+    }
+    [[nodiscard]] bool running() const { return pid_ > 0; }
+
+    void start()
+    {
+        auto conf = dir_.dir() / "bus.conf";
+        std::ofstream(conf) << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=)" + socket().string() + R"(</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+)";
+        RunResult r = run({"/usr/bin/dbus-daemon", "--config-file=" + conf.string(), "--fork", "--print-pid=1"});
+        if (r.exit_code != 0)
+            throw std::runtime_error("dbus-daemon failed to start: " + r.output);
+        pid_ = static_cast<pid_t>(std::stol(r.output));
+    }
+    // SIGTERM to our dbus-daemon, by the pid it printed; waits until it is gone.
+    void stop()
+    {
+        if (pid_ <= 0)
+            return;
+        UniqueFd fd(hgw::pidfd_open(pid_));
+        ::kill(pid_, SIGTERM);
+        if (fd) {
+            pollfd p{fd.get(), POLLIN, 0};
+            ::poll(&p, 1, static_cast<int>(kTimeout.count()));
+        }
+        pid_ = 0;
+        std::error_code ec;
+        fs::remove(socket(), ec);
+    }
+
+private:
+    [[nodiscard]] fs::path socket() const { return dir_.dir() / "bus.socket"; }
+    TempHome dir_;
+    pid_t pid_ = 0;
+};
+
 // ---------------------------------------------------------------- status
 
 using Status = std::map<std::string, sdbus::Variant>;

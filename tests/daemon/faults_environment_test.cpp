@@ -310,6 +310,11 @@ TEST_CASE("item 4: a transient holder of gateway.lock at a restart makes the dae
             replace_done = true;
         });
         REQUIRE(events.next_state("replacing"));
+        // The drain has begun (the gateway got SIGUSR1) before the daemon is frozen below.
+        auto deadline = Clock::now() + kTimeout;
+        while (site.stub_log().find("Received SIGUSR1") == std::string::npos && Clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        REQUIRE(site.stub_log().find("Received SIGUSR1") != std::string::npos);
     }
     struct Join {
         std::thread& t;

@@ -62,7 +62,13 @@ TEST_CASE("item 5: a daemon killed between spawning a gateway and its lock leave
     REQUIRE(orphan_pid > 0);
     KillOnExit cleanup(orphan_pid);
     PidWatch orphan(orphan_pid);
-    std::filesystem::remove(fault); // later gateways behave
+    // It read the fault file (it says so) before later gateways may behave.
+    const std::string delaying = "pid " + std::to_string(orphan_pid) + ": waiting 20s before taking the lock";
+    auto deadline = Clock::now() + kTimeout;
+    while (site.stub_log().find(delaying) == std::string::npos && Clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(site.stub_log().find(delaying) != std::string::npos);
+    std::filesystem::remove(fault);
 
     first->process().signal(SIGKILL);
     REQUIRE(first->process().wait());
@@ -221,7 +227,8 @@ TEST_CASE("item 9: a worker of a dead gateway that kept gateway.lock is cleared 
     // naming the dead gateway.
     INFO("daemon log:\n" << daemon.log());
     CHECK(w.exited(kTimeout));
-    auto [ok2, s2] = await_status(events, daemon, client, running_ready);
+    auto [ok2, s2] = await_status(events, daemon, client,
+                                  [&](const Status& st) { return running_ready(st) && status_pid(st) != first; });
     INFO("status: " << describe(s2));
     REQUIRE(ok2);
     const pid_t second = status_pid(s2);
@@ -264,7 +271,8 @@ TEST_CASE("item 9: a worker that left the dead gateway's session keeping gateway
     // naming the live holder (never the dead gateway), until it goes away.
     // Never `failed`.
     auto [settled, s2] = await_status(events, daemon, client, [&](const Status& st) {
-        return running_ready(st) || (state_is(st, "waiting") &&
+        return (running_ready(st) && status_pid(st) != first) ||
+               (state_is(st, "waiting") &&
                                      text(st, "blocked_reason").find(std::to_string(worker)) != std::string::npos);
     });
     INFO("status: " << describe(s2) << "\ndaemon log:\n" << daemon.log());
