@@ -58,23 +58,31 @@ TEST_CASE("item 12: pidfile clean on a home with no record never holds gateway.l
 {
     Site site;
     site.write("gateway.lock", ""); // as a gateway that exited cleanly leaves it
-    Starter starter(site.paths().lock_file);
     constexpr int kLoops = 4, kCleans = 25;
-    std::atomic<int> failed_cleans{0};
-    std::vector<std::thread> loops;
+    // The clean loops are shells forked before the starter begins: a child
+    // forked from this process while the starter holds the lock would hold
+    // it too, until its exec.
+    const std::string loop = "i=0; while [ $i -lt " + std::to_string(kCleans) + " ]; do \"$0\" pidfile clean --home \"$1\" " +
+                             ">/dev/null 2>&1 || echo FAILED; i=$((i+1)); done; echo DONE";
+    std::vector<Child> loops;
     for (int i = 0; i < kLoops; ++i) {
-        loops.emplace_back([&] {
-            for (int k = 0; k < kCleans; ++k) {
-                RunResult r = run({ctl_path(), "pidfile", "clean", "--home", site.home().string()});
-                if (r.exit_code != 0)
-                    ++failed_cleans;
-            }
-        });
+        SpawnOptions so;
+        so.output_file = (site.logs() / ("loop" + std::to_string(i) + ".out")).string();
+        loops.push_back(Child::spawn({"/bin/sh", "-c", loop, ctl_path(), site.home().string()}, so));
     }
-    for (auto& t : loops)
-        t.join();
+    Starter starter(site.paths().lock_file);
+    for (auto& l : loops)
+        REQUIRE(l.wait(120s));
     starter.finish();
+    int failed_cleans = 0, done = 0;
+    for (int i = 0; i < kLoops; ++i) {
+        std::string out = Site::read_file(site.logs() / ("loop" + std::to_string(i) + ".out"));
+        for (std::size_t at = out.find("FAILED"); at != std::string::npos; at = out.find("FAILED", at + 1))
+            ++failed_cleans;
+        done += out.find("DONE") != std::string::npos ? 1 : 0;
+    }
     INFO(starter.tries() << " tries to take the lock during " << kLoops * kCleans << " cleans");
+    CHECK(done == kLoops);
     CHECK(starter.tries() > 1000);
     CHECK(starter.refused() == 0); // today: a clean holds it while it judges nothing
     CHECK(failed_cleans == 0);
