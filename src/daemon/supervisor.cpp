@@ -148,6 +148,7 @@ struct Supervisor::Impl {
     RestartPolicy policy;
     microseconds retry_delay = kRetryFirst;
     std::uint64_t healthy_at = 0; // monotonic: last moment the machine was healthy
+    std::uint64_t last_attempt = 0; // monotonic: the last start attempt
 
     std::uint64_t generation = 0;
     std::uint32_t restarts = 0;
@@ -305,6 +306,7 @@ void Supervisor::Impl::try_start(const std::string& reason)
 {
     if (!want_run || gw)
         return;
+    last_attempt = EventLoop::now_usec();
     kill_leftovers();
     try {
         if (!ensure_manager())
@@ -458,8 +460,16 @@ void Supervisor::Impl::mark_ready(const std::string& how)
 
 void Supervisor::Impl::on_home_changed(bool record_touched, bool other_change)
 {
-    if (phase == Phase::Waiting && (other_change || record_touched)) {
-        try_start("the home changed");
+    if (phase == Phase::Waiting) {
+        if (!other_change && !record_touched)
+            return;
+        // A home something writes to all the time must not make this a
+        // busy loop: at most one attempt per first back-off.
+        const std::uint64_t next = last_attempt + static_cast<std::uint64_t>(kRetryFirst.count());
+        if (EventLoop::now_usec() >= next)
+            try_start("the home changed");
+        else
+            timer = loop.add_timer_at(next, [this] { try_start("the home changed"); });
         return;
     }
     if (!record_touched || !gw || !gw->child || gw->ready || phase != Phase::Starting ||
