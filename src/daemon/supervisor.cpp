@@ -283,6 +283,10 @@ void Supervisor::Impl::fail(Event ev, const std::string& why, int exit_code)
 
 bool Supervisor::Impl::ensure_manager()
 {
+    if (manager && !manager->still_in_place()) {
+        log::warning("the home's gatewayd.lock was removed (the home deleted?); taking it anew");
+        manager.reset();
+    }
     if (manager)
         return true;
     auto got = ManagerLock::try_acquire(paths);
@@ -309,6 +313,10 @@ void Supervisor::Impl::try_start(const std::string& reason)
     last_attempt = EventLoop::now_usec();
     kill_leftovers();
     try {
+        if (StartCheck home = check_home_exists(paths); !home) {
+            block(home.problem);
+            return;
+        }
         if (!ensure_manager())
             return;
         if (!watch.ensure()) {
