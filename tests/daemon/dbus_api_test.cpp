@@ -538,7 +538,7 @@ TEST_CASE("the object on the bus is the interface of dbus/org.hermes.Gateway1.xm
                              [&](const std::string& l) { return l.rfind(kind, 0) == 0; });
     };
     CHECK(count("method ") == 7);
-    CHECK(count("property ") == 9);
+    CHECK(count("property ") == 11);
     CHECK(count("signal ") == 4);
     for (const char* line : {"method Replace in=options:a{sv} out=pid:u,generation:t",
                              "method CleanPidFile in= out=removed:b,verdict:s",
@@ -570,7 +570,8 @@ TEST_CASE("busctl gets the documented types from every method and property", "[d
         {"state", "s"},        {"pid", "u"},           {"generation", "t"},        {"ready", "b"},
         {"restarts", "u"},     {"last_exit_kind", "s"}, {"last_exit_status", "i"}, {"started_at_usec", "t"},
         {"status_text", "s"},  {"failure_reason", "s"}, {"pid_file", "s"},         {"home", "s"},
-        {"command", "as"},     {"daemon_pid", "u"}};
+        {"command", "as"},     {"daemon_pid", "u"},     {"phase", "s"},            {"job", "s"},
+        {"blocked_reason", "s"}, {"foreign_pid", "u"}};
     CHECK(s.size() == keys.size());
     for (const auto& [key, type] : keys) {
         INFO(key);
