@@ -7,6 +7,7 @@
 #include "daemon/log.h"
 #include "process/process_info.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace hgw::daemon {
@@ -71,6 +72,18 @@ std::optional<std::string> start_problem(const HomePaths& paths)
     if (c.ok)
         return std::nullopt;
     return c.hint.empty() ? c.problem : c.problem + " (" + c.hint + ")";
+}
+
+std::optional<std::string> storage_problem(const HomePaths& paths)
+{
+    struct statvfs st {};
+    if (::statvfs(paths.home.c_str(), &st) != 0)
+        return std::nullopt; // missing or unreadable: the start attempt says why
+    if (st.f_flag & ST_RDONLY)
+        return "the file system of " + paths.home.string() + " is read-only";
+    if (st.f_bavail == 0)
+        return "the file system of " + paths.home.string() + " is full";
+    return std::nullopt;
 }
 
 } // namespace hgw::daemon

@@ -38,4 +38,9 @@ bool record_ready(const HomePaths& paths, pid_t pid);
 // check before a replace stops the running one).
 std::optional<std::string> start_problem(const HomePaths& paths);
 
+// Is the home's file system full or read-only? A gateway that dies there
+// died of its environment: the daemon waits for it to change instead of
+// counting the exit toward a crash loop.
+std::optional<std::string> storage_problem(const HomePaths& paths);
+
 } // namespace hgw::daemon

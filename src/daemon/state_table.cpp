@@ -43,6 +43,9 @@ constexpr Step kSteps[] = {
     FROM_START_ATTEMPT(E::FoundOrphan, P::Recovering),
     FROM_START_ATTEMPT(E::FoundForeign, P::Foreign),
     FROM_START_ATTEMPT(E::Unstartable, P::Failed),
+    // Our gateway died in a full or read-only home: wait for it to change.
+    {P::Starting, E::Blocked, P::Waiting},
+    {P::Running, E::Blocked, P::Waiting},
     // Signalling an orphan was refused (EPERM): not ours after all.
     {P::Recovering, E::FoundForeign, P::Foreign},
     {P::Killing, E::FoundForeign, P::Foreign},

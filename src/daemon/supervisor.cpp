@@ -319,6 +319,10 @@ void Supervisor::Impl::try_start(const std::string& reason)
         }
         if (!ensure_manager())
             return;
+        if (auto storage = storage_problem(paths)) {
+            block(*storage);
+            return;
+        }
         if (!watch.ensure()) {
             block("the Hermes home " + paths.home.string() + " is missing");
             return;
@@ -673,6 +677,13 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
     ExitClass cls = ExitClass::Crash;
     if (exit.kind == "exited" && exit.status == kExitConfigError)
         cls = ExitClass::ConfigError;
+    else if (auto storage = storage_problem(paths)) {
+        // It died of a full or read-only home, most likely: no crash of its
+        // own, and no use starting it again until that changes.
+        kill_leftovers();
+        block(*storage + "; the gateway " + describe_exit(exit));
+        return;
+    }
     else if (exit.kind == "exited" && exit.status == kExitRestartMe && was_ready && !start_failed)
         cls = ExitClass::RestartMe;
     RestartDecision d = policy.on_exit(cls, EventLoop::now_usec());
