@@ -1,6 +1,7 @@
 #include "cli/pidfile_command.h"
 
 #include "core/pidfile.h"
+#include "core/start_check.h"
 #include "core/verdict_json.h"
 #include "util/errors.h"
 
@@ -13,12 +14,20 @@ namespace {
 
 struct Options {
     std::string home;
+    bool home_given = false; // --home appeared, perhaps with an empty value
     bool json = false;
 };
 
+// The home to act on, which must exist: judging a home that is not there
+// would answer "none" about a typo.
 HomePaths resolve(const Options& o)
 {
-    return paths_for(o.home.empty() ? default_home() : std::filesystem::path(o.home));
+    if (o.home_given && o.home.empty())
+        throw Error("empty --home", "give a path, or leave --home out for $HERMES_HOME or ~/.hermes");
+    HomePaths paths = paths_for(o.home_given ? std::filesystem::path(o.home) : default_home());
+    if (StartCheck home = check_home_exists(paths); !home)
+        throw Error(home.problem, home.hint);
+    return paths;
 }
 
 std::string record_line(const PidRecord& r)
@@ -143,7 +152,7 @@ void add_pidfile_command(CLI::App& app, int& exit_code)
     auto opts = std::make_shared<Options>();
     auto* pidfile = app.add_subcommand("pidfile", "Inspect and repair the gateway's PID file");
     pidfile->require_subcommand(1);
-    pidfile->add_option("--home", opts->home, "Hermes home (default: $HERMES_HOME, else ~/.hermes)");
+    auto* home_first = pidfile->add_option("--home", opts->home, "Hermes home (default: $HERMES_HOME, else ~/.hermes)");
     pidfile->add_flag("--json", opts->json, "Print one JSON object");
 
     struct Sub {
@@ -159,10 +168,13 @@ void add_pidfile_command(CLI::App& app, int& exit_code)
     for (const auto& s : subs) {
         auto* sub = pidfile->add_subcommand(s.name, s.help);
         // Options may also follow the subcommand: `pidfile check --json`.
-        sub->add_option("--home", opts->home, "Hermes home");
+        auto* home_after = sub->add_option("--home", opts->home, "Hermes home");
         sub->add_flag("--json", opts->json, "Print one JSON object");
         auto run = s.run;
-        sub->callback([opts, run, &exit_code] { exit_code = guarded([&] { return run(*opts); }); });
+        sub->callback([opts, run, home_first, home_after, &exit_code] {
+            opts->home_given = home_first->count() + home_after->count() > 0;
+            exit_code = guarded([&] { return run(*opts); });
+        });
     }
 }
 

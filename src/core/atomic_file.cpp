@@ -30,7 +30,23 @@ void fsync_dir(const std::filesystem::path& dir)
         ::fsync(fd.get());
 }
 
-std::filesystem::path write_temp(const std::filesystem::path& path, const std::string& text)
+struct Temp {
+    std::filesystem::path path;
+    FileId id;
+};
+
+// The temporary file must not outlive a failure (a full disk must not fill
+// up further with our leftovers): remove it, then report errno's error.
+[[noreturn]] void discard_and_throw(const std::filesystem::path& tmp, const std::string& what)
+{
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw SystemError(what + " " + tmp.string(), err);
+}
+
+// Writes a complete, synced temporary file beside `path`. On any error the
+// temporary file is gone again before the SystemError leaves.
+Temp write_temp(const std::filesystem::path& path, const std::string& text)
 {
     auto tmp = sibling(path, "tmp");
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
@@ -41,21 +57,18 @@ std::filesystem::path write_temp(const std::filesystem::path& path, const std::s
         ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int err = errno;
-            ::unlink(tmp.c_str());
-            throw SystemError("write " + tmp.string(), err);
-        }
+        if (n < 0)
+            discard_and_throw(tmp, "write");
         done += static_cast<std::size_t>(n);
     }
     // The mode must not depend on the umask: readers refuse writable-by-others files.
     ::fchmod(fd.get(), 0644);
-    if (::fsync(fd.get()) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw SystemError("fsync " + tmp.string(), err);
-    }
-    return tmp;
+    if (::fsync(fd.get()) != 0)
+        discard_and_throw(tmp, "fsync");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        discard_and_throw(tmp, "fstat");
+    return {tmp, {st.st_dev, st.st_ino}};
 }
 
 bool names(const std::filesystem::path& path, FileId id)
@@ -85,24 +98,29 @@ bool move_aside_if_same(const std::filesystem::path& path, FileId id, const std:
 
 } // namespace
 
-bool publish_exclusive(const std::filesystem::path& path, const std::string& text)
+std::optional<FileId> publish_new(const std::filesystem::path& path, const std::string& text)
 {
-    auto tmp = write_temp(path, text);
+    auto [tmp, id] = write_temp(path, text);
     int rc = ::link(tmp.c_str(), path.c_str());
     int err = errno;
     ::unlink(tmp.c_str());
     if (rc != 0) {
         if (err == EEXIST)
-            return false;
+            return std::nullopt;
         throw SystemError("link " + path.string(), err);
     }
     fsync_dir(path.parent_path());
-    return true;
+    return id;
+}
+
+bool publish_exclusive(const std::filesystem::path& path, const std::string& text)
+{
+    return publish_new(path, text).has_value();
 }
 
 void publish_replace(const std::filesystem::path& path, const std::string& text)
 {
-    auto tmp = write_temp(path, text);
+    auto tmp = write_temp(path, text).path;
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());

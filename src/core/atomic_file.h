@@ -5,6 +5,7 @@
 #include "core/record_file.h"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace hgw {
@@ -12,6 +13,11 @@ namespace hgw {
 // Writes `text` to a temporary file beside `path`, fsyncs it, then links it
 // into place only if `path` does not exist. Returns false when it exists.
 bool publish_exclusive(const std::filesystem::path& path, const std::string& text);
+
+// Same, and says which inode it published (so the caller can take back
+// exactly that file); nothing when `path` exists. On any error, throws
+// SystemError having removed its temporary file: nothing is left behind.
+std::optional<FileId> publish_new(const std::filesystem::path& path, const std::string& text);
 
 // Same, but replaces whatever is at `path` (rename). Only for use under the lock.
 void publish_replace(const std::filesystem::path& path, const std::string& text);

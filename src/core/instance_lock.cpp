@@ -1,72 +1,22 @@
 #include "core/instance_lock.h"
 
+#include "core/lock_file.h"
 #include "util/errors.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 namespace hgw {
 
-namespace {
-
-UniqueFd open_lock_file(const std::filesystem::path& path)
-{
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
-    if (fd >= 0)
-        return UniqueFd(fd);
-    if (errno == ELOOP)
-        throw UnsafeFileError(path.string() + " is a symlink; refusing to lock through it",
-                              "remove the symlink; gateway.lock must be a plain file");
-    if (errno == EISDIR)
-        throw UnsafeFileError(path.string() + " is a directory", "remove it; gateway.lock must be a plain file");
-    throw_errno("open " + path.string(), "check that the Hermes home exists and is writable");
-}
-
-FileId check_trusted(const std::filesystem::path& path, int fd)
-{
-    struct stat st {};
-    if (::fstat(fd, &st) != 0)
-        throw_errno("fstat " + path.string());
-    if (!S_ISREG(st.st_mode))
-        throw UnsafeFileError(path.string() + " is not a regular file", "remove it");
-    if (auto why = trust_problem(st.st_uid, st.st_gid, st.st_mode, directory_owner(path)); !why.empty())
-        throw UnsafeFileError(path.string() + " " + why,
-                              "fix its owner and mode (0644, owned by the gateway's user)");
-    return {st.st_dev, st.st_ino};
-}
-
-bool path_names(const std::filesystem::path& path, FileId id)
-{
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0)
-        return false;
-    return FileId{st.st_dev, st.st_ino} == id;
-}
-
-} // namespace
-
 std::optional<InstanceLock> InstanceLock::try_acquire(const std::filesystem::path& lock_path)
 {
-    // A bounded retry: each round only repeats when someone replaced the file
-    // between our open and our lock, which needs a misbehaving peer.
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        UniqueFd fd = open_lock_file(lock_path);
-        FileId id = check_trusted(lock_path, fd.get());
-        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-            if (errno == EWOULDBLOCK)
-                return std::nullopt;
-            throw_errno("flock " + lock_path.string());
-        }
-        if (path_names(lock_path, id))
-            return InstanceLock(lock_path, std::move(fd), id);
-        // We locked an inode that is no longer at the path: useless. Retry.
-    }
-    throw Error(lock_path.string() + " keeps being replaced while we lock it",
-                "another program is deleting gateway.lock in a loop; stop it");
+    auto locked = try_lock_file(lock_path);
+    if (!locked)
+        return std::nullopt;
+    return InstanceLock(lock_path, std::move(locked->fd), locked->id);
 }
 
 void InstanceLock::write_record(const PidRecord& record)
@@ -83,7 +33,10 @@ void InstanceLock::write_record(const PidRecord& record)
             throw_errno("write " + path_.string());
         done += static_cast<std::size_t>(n);
     }
-    ::fdatasync(fd_.get());
+    // A full disk may only say so here (delayed allocation); EINVAL: a file
+    // system that cannot sync, where the write itself was the last word.
+    if (::fdatasync(fd_.get()) != 0 && errno != EINVAL)
+        throw_errno("sync " + path_.string());
 }
 
 void InstanceLock::clear_record()

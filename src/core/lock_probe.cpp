@@ -1,5 +1,6 @@
 #include "core/lock_probe.h"
 
+#include "core/lock_holders.h"
 #include "process/process_info.h"
 #include "util/unique_fd.h"
 
@@ -10,6 +11,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <sstream>
@@ -68,6 +70,24 @@ std::optional<dev_t> overlay_device(int fd, const std::filesystem::path& lock_pa
     return st.st_dev;
 }
 
+// The pids /proc/locks names are those that took the lock: one may be dead
+// (its worker inherited the fd) or have let its fd go (the daemon, once the
+// gateway has it). Keep those that hold it now (or may: hidden from us), and
+// look the others up by the fds that hold it.
+std::vector<pid_t> current_holders(const std::vector<pid_t>& named, FileId id, bool held)
+{
+    std::vector<pid_t> kept;
+    for (pid_t p : named)
+        if (p > 0 && process_holds_lock(p, id) != Holds::No)
+            kept.push_back(p);
+    if (held && kept.size() != named.size()) {
+        for (pid_t p : find_lock_holders(id))
+            if (std::find(kept.begin(), kept.end(), p) == kept.end())
+                kept.push_back(p);
+    }
+    return kept;
+}
+
 // Fallback when /proc/locks cannot be read: a shared, non-blocking probe.
 bool probe_with_flock(int fd)
 {
@@ -102,11 +122,14 @@ LockState probe_lock(const std::filesystem::path& lock_path)
 
     if (auto locks = read_small_file("/proc/locks", 16 << 20)) {
         s.method = "proc-locks";
-        s.holders = flock_holders(*locks, s.id, overlay_device(fd.get(), lock_path));
-        s.held = !s.holders.empty();
+        auto named = flock_holders(*locks, s.id, overlay_device(fd.get(), lock_path));
+        s.held = !named.empty();
+        s.holders = current_holders(named, s.id, s.held);
     } else {
         s.method = "flock-probe";
         s.held = probe_with_flock(fd.get());
+        if (s.held)
+            s.holders = find_lock_holders(s.id);
     }
     return s;
 }

@@ -17,7 +17,10 @@ namespace hgw {
 struct LockState {
     bool exists = false;
     bool held = false;
-    std::vector<pid_t> holders; // as /proc/locks names them; may be empty if hidden
+    // Processes holding it now, confirmed in their fdinfo (never a dead pid,
+    // never one that let its fd go); one whose fds are hidden from us is kept
+    // as /proc/locks names it. May be empty although held (hidden holders).
+    std::vector<pid_t> holders;
     FileId id;
     std::string method;  // "proc-locks" or "flock-probe"
     std::string problem; // set when the lock file is not one we may trust

@@ -26,11 +26,11 @@ bool is_exactly(const PidRecord& ours, const PidRecord& other)
            *ours.boot_id == *other.boot_id;
 }
 
-CleanOutcome clean_under_lock(const HomePaths& paths, const InstanceLock& /*held*/)
+CleanOutcome clean_under_lock(const HomePaths& paths, const InstanceLock& held)
 {
     using A = CleanOutcome::Action;
     CleanOutcome out;
-    out.verdict = validate(paths, {.we_hold_lock = true});
+    out.verdict = validate(paths, {.we_hold_lock = true, .held_lock_id = held.id()});
     const Verdict& v = out.verdict;
     switch (v.kind) {
     case VerdictKind::None:
@@ -65,26 +65,57 @@ CleanOutcome clean_under_lock(const HomePaths& paths, const InstanceLock& /*held
     return out;
 }
 
+namespace {
+
+CleanOutcome left_alone(CleanOutcome::Action action, Verdict verdict, std::string message)
+{
+    CleanOutcome out;
+    out.action = action;
+    out.verdict = std::move(verdict);
+    out.message = std::move(message);
+    return out;
+}
+
+CleanOutcome busy(Verdict v)
+{
+    std::string message = "gateway.lock is held (" + v.summary +
+                          "); a gateway is running or starting, so nothing was touched";
+    return left_alone(CleanOutcome::Action::Busy, std::move(v), std::move(message));
+}
+
+} // namespace
+
 CleanOutcome clean(const HomePaths& paths)
 {
+    using A = CleanOutcome::Action;
+    // Judged first without the lock: a gateway starting right now must find
+    // gateway.lock free unless there is something to remove. Hermes' own
+    // non-blocking flock would otherwise fail and the gateway exit.
+    Verdict v = validate(paths);
+    switch (v.kind) {
+    case VerdictKind::None:
+        return left_alone(A::NothingToDo, std::move(v), "no PID file; nothing to clean");
+    case VerdictKind::Unsafe:
+        return left_alone(A::KeptUnsafe, v, "left alone, not ours to touch: " + v.summary);
+    case VerdictKind::Live:
+    case VerdictKind::Stale:
+    case VerdictKind::Corrupt: break;
+    }
+    if (v.lock.held)
+        return busy(std::move(v));
+    if (v.kind == VerdictKind::Live) // not reached while Live needs the lock held; kept for safety
+        return left_alone(A::KeptLive, v, "left alone: " + v.summary);
+
+    // Something to remove: judge again under the lock, which is held for
+    // that judgement and the removal only.
     std::optional<InstanceLock> lock;
     try {
         lock = InstanceLock::try_acquire(paths.lock_file);
     } catch (const UnsafeFileError& e) {
-        CleanOutcome out;
-        out.action = CleanOutcome::Action::KeptUnsafe;
-        out.verdict = validate(paths);
-        out.message = std::string("left alone, not ours to touch: ") + e.what();
-        return out;
+        return left_alone(A::KeptUnsafe, validate(paths), std::string("left alone, not ours to touch: ") + e.what());
     }
-    if (!lock) {
-        CleanOutcome out;
-        out.action = CleanOutcome::Action::Busy;
-        out.verdict = validate(paths);
-        out.message = "gateway.lock is held (" + out.verdict.summary +
-                      "); a gateway is running or starting, so nothing was touched";
-        return out;
-    }
+    if (!lock)
+        return busy(validate(paths));
     return clean_under_lock(paths, *lock);
 }
 
@@ -111,54 +142,6 @@ bool Claim::release()
     lock_->clear_record();
     lock_.reset();
     return removed;
-}
-
-namespace {
-
-AcquireOutcome lost(const HomePaths& paths, CleanOutcome cleaned = {})
-{
-    AcquireOutcome out;
-    out.cleaned = std::move(cleaned);
-    out.running = validate(paths);
-    const Verdict& v = out.running;
-    if (v.kind == VerdictKind::Live)
-        out.message = "already running: " + describe_process(*v.record());
-    else if (v.lock.held)
-        out.message = "already running: gateway.lock is held by " +
-                      (v.lock.holders.empty() ? std::string("another process")
-                                              : "pid " + std::to_string(v.lock.holders.front()));
-    else
-        out.message = "another gateway won the race: " + v.summary;
-    return out;
-}
-
-} // namespace
-
-AcquireOutcome acquire(const HomePaths& paths, const PidRecord& ours)
-{
-    auto lock = InstanceLock::try_acquire(paths.lock_file);
-    if (!lock)
-        return lost(paths);
-
-    CleanOutcome cleaned = clean_under_lock(paths, *lock);
-    if (cleaned.action == CleanOutcome::Action::KeptLive) {
-        lock->release();
-        return lost(paths, std::move(cleaned)); // a gateway runs without its lock
-    }
-    if (cleaned.action == CleanOutcome::Action::KeptUnsafe)
-        throw UnsafeFileError(cleaned.verdict.summary,
-                              "inspect and remove it by hand; it is not safe for us to touch");
-
-    // link() rather than O_EXCL on the final name: the record appears whole.
-    if (!publish_exclusive(paths.pid_file, serialize_record(ours))) {
-        lock->release();
-        return lost(paths, std::move(cleaned)); // a writer that ignores the lock
-    }
-    lock->write_record(ours);
-    AcquireOutcome out;
-    out.cleaned = std::move(cleaned);
-    out.claim.emplace(paths, std::move(*lock), ours);
-    return out;
 }
 
 } // namespace hgw

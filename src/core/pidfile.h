@@ -41,7 +41,10 @@ std::string_view to_string(CleanOutcome::Action a);
 // Cleans while the caller holds `lock` for this home.
 CleanOutcome clean_under_lock(const HomePaths& paths, const InstanceLock& lock);
 
-// Takes the lock without waiting, cleans, lets the lock go.
+// Judges without the lock; takes it (without waiting) only when there is a
+// stale or corrupt record to remove, and holds it for that judgement and
+// removal only: a home with no record is cleaned without any flock, so a
+// gateway starting meanwhile never finds its lock taken by us.
 CleanOutcome clean(const HomePaths& paths);
 
 // A won acquisition: we hold gateway.lock and gateway.pid names us.
@@ -72,8 +75,9 @@ struct AcquireOutcome {
     CleanOutcome cleaned;       // what was cleaned on the way
 };
 
-// Claims the home for the process `ours` describes. Exactly one of any number
-// of concurrent callers wins. Throws UnsafeFileError when an unsafe file
+// Claims the home for the process `ours` describes: lock_home() then
+// HomeLock::publish() (core/home_lock.h). Exactly one of any number of
+// concurrent callers wins. Throws UnsafeFileError when an unsafe file
 // blocks the way, SystemError on I/O failure.
 AcquireOutcome acquire(const HomePaths& paths, const PidRecord& ours);
 

@@ -21,7 +21,9 @@ std::string octal(mode_t m)
     return buf;
 }
 
-const char* type_name(mode_t m)
+} // namespace
+
+const char* file_type_name(mode_t m)
 {
     if (S_ISDIR(m)) return "a directory";
     if (S_ISFIFO(m)) return "a FIFO";
@@ -29,8 +31,11 @@ const char* type_name(mode_t m)
     if (S_ISCHR(m)) return "a character device";
     if (S_ISBLK(m)) return "a block device";
     if (S_ISLNK(m)) return "a symlink";
+    if (S_ISREG(m)) return "a regular file";
     return "not a regular file";
 }
+
+namespace {
 
 RecordFile unsafe(std::string why)
 {
@@ -90,7 +95,7 @@ RecordFile read_record_file(const std::filesystem::path& path, std::size_t cap)
     if (::fstat(fd.get(), &st) != 0)
         throw_errno("fstat " + path.string());
     if (!S_ISREG(st.st_mode))
-        return unsafe(std::string("is ") + type_name(st.st_mode) + ", not a regular file");
+        return unsafe(std::string("is ") + file_type_name(st.st_mode) + ", not a regular file");
 
     RecordFile f;
     f.id = {st.st_dev, st.st_ino};

@@ -53,6 +53,9 @@ RecordFile read_record_file(const std::filesystem::path& path, std::size_t cap =
 // file (who could replace it anyway), so root can judge a user's home.
 std::string trust_problem(uid_t owner, gid_t group, mode_t mode, uid_t dir_owner);
 
+// "a directory", "a FIFO", "a symlink", ... for a file type in st_mode.
+const char* file_type_name(mode_t mode);
+
 // The owner of the directory that holds `path`, or our euid if unknown.
 uid_t directory_owner(const std::filesystem::path& path);
 

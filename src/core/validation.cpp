@@ -29,6 +29,7 @@ std::string_view to_string(StaleReason r)
     case StaleReason::NotGateway: return "not-gateway";
     case StaleReason::OtherHome: return "other-home";
     case StaleReason::LockFree: return "lock-free";
+    case StaleReason::NotHolder: return "not-holder";
     }
     return "unknown";
 }
@@ -139,7 +140,22 @@ bool identity_proven(const PidRecord& r, const ProcessInfo& p)
     return r.start_time && p.start_time && *r.start_time == *p.start_time && p.argv.has_value();
 }
 
-void judge_record(Verdict& v, const PidRecord& r, const HomePaths& paths, bool lock_held_by_other)
+// Does the recorded process hold this home's gateway.lock? Only its own fd
+// table can say; /proc/locks may name a dead taker or a home's neighbour.
+Holds record_holds_lock(const PidRecord& r, const LockState& lock, const ValidateOptions& options)
+{
+    if (options.we_hold_lock) {
+        // We took it just now through a descriptor nobody else shares, so
+        // only we can hold it.
+        Holds h = process_holds_lock(r.pid, options.held_lock_id);
+        return h == Holds::Unknown ? Holds::No : h;
+    }
+    if (!lock.exists || !lock.held)
+        return Holds::No; // nobody holds it, so not this process either
+    return process_holds_lock(r.pid, lock.id);
+}
+
+void judge_record(Verdict& v, const PidRecord& r, const HomePaths& paths, const ValidateOptions& options)
 {
     if (r.kind && *r.kind != kGatewayKind) {
         v.kind = VerdictKind::Corrupt;
@@ -153,19 +169,33 @@ void judge_record(Verdict& v, const PidRecord& r, const HomePaths& paths, bool l
         return;
     if (!r.start_time)
         v.notes.push_back("record has no start time: PID reuse cannot be ruled out by it");
-    if (lock_held_by_other) {
+    v.holds_lock = record_holds_lock(r, v.lock, options);
+    switch (*v.holds_lock) {
+    case Holds::Yes:
         v.kind = VerdictKind::Live;
         v.summary = "gateway running: " + describe_process(r);
         return;
-    }
-    if (identity_proven(r, *v.process)) {
+    case Holds::Unknown:
+        // Held, by a process whose fds we may not see: most likely this
+        // home's gateway run by another user. Live, never proven ours.
         v.kind = VerdictKind::Live;
-        v.summary = "gateway running: " + describe_process(r) + " (without holding gateway.lock)";
-        v.notes.push_back("gateway.lock is not held: the gateway runs without its lock");
+        v.summary = "gateway running: " + describe_process(r) + " (another user's; not proven to hold gateway.lock)";
+        v.notes.push_back("cannot see whether pid " + std::to_string(r.pid) +
+                          " holds gateway.lock: its /proc fd table is not readable to us");
+        return;
+    case Holds::No: break;
+    }
+    bool held_by_other = v.lock.held && !options.we_hold_lock;
+    if (!held_by_other && !identity_proven(r, *v.process)) {
+        stale(v, StaleReason::LockFree,
+              "no process holds gateway.lock and PID " + std::to_string(r.pid) + "'s identity is unproven");
         return;
     }
-    stale(v, StaleReason::LockFree,
-          "no process holds gateway.lock and PID " + std::to_string(r.pid) + "'s identity is unproven");
+    // A gateway of another home (a copied record), or one that lost its
+    // lock file: whatever it is, it is not this home's instance.
+    stale(v, StaleReason::NotHolder,
+          "the recorded process " + std::to_string(r.pid) + " does not hold this home's gateway.lock" +
+              (held_by_other ? " (held by " + holders_text(v.lock) + ")" : std::string()));
 }
 
 } // namespace
@@ -186,6 +216,8 @@ Verdict validate(const HomePaths& paths, const ValidateOptions& options)
     }
     v.file = read_record_file(paths.pid_file);
     bool held_by_other = v.lock.held && !options.we_hold_lock;
+    if (options.we_hold_lock)
+        v.lock.id = options.held_lock_id;
 
     if (!v.lock.problem.empty()) {
         v.kind = VerdictKind::Unsafe;
@@ -209,7 +241,7 @@ Verdict validate(const HomePaths& paths, const ValidateOptions& options)
         v.summary = paths.pid_file.string() + ": " + v.file.problem;
         return v;
     case FileStatus::Record:
-        judge_record(v, *v.file.record, paths, held_by_other);
+        judge_record(v, *v.file.record, paths, options);
         return v;
     }
     return v;

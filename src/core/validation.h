@@ -5,6 +5,7 @@
 // missing, unsafe files.
 
 #include "core/home.h"
+#include "core/lock_holders.h"
 #include "core/lock_probe.h"
 #include "core/record_file.h"
 #include "process/process_info.h"
@@ -25,6 +26,7 @@ enum class StaleReason {
     NotGateway,   // the PID runs something that is not a Hermes gateway
     OtherHome,    // the record names another Hermes home
     LockFree,     // nobody holds gateway.lock and the identity is unproven
+    NotHolder,    // the recorded process does not hold this home's gateway.lock
 };
 
 std::string_view to_string(VerdictKind k);
@@ -37,6 +39,11 @@ struct Verdict {
     RecordFile file;                   // what gateway.pid held
     LockState lock;
     std::optional<ProcessInfo> process;
+    // For a record whose process is alive: does it hold this home's
+    // gateway.lock (seen in its fdinfo)? Live with Unknown means another
+    // user's process that we cannot inspect, holding the lock per /proc/locks:
+    // a gateway runs, but it is not proven to be one we may signal.
+    std::optional<Holds> holds_lock;
     std::string boot_id;               // this boot's
     std::vector<std::string> notes;    // further evidence, one fact a line
 
@@ -47,6 +54,8 @@ struct ValidateOptions {
     // Set when the caller holds gateway.lock itself: then the lock proves
     // nothing about the record's process.
     bool we_hold_lock = false;
+    // With we_hold_lock: the inode we hold (InstanceLock::id()).
+    FileId held_lock_id;
 };
 
 Verdict validate(const HomePaths& paths, const ValidateOptions& options = {});

@@ -38,6 +38,8 @@ ordered_json verdict_to_json(const Verdict& v, const HomePaths& paths)
     lock["method"] = v.lock.method;
     j["lock"] = std::move(lock);
     j["process"] = v.process ? process_to_json(*v.process) : ordered_json(nullptr);
+    // Does the recorded process hold this home's gateway.lock (its fdinfo)?
+    j["holds_lock"] = v.holds_lock ? ordered_json(std::string(to_string(*v.holds_lock))) : ordered_json(nullptr);
     j["boot_id"] = v.boot_id;
     j["notes"] = v.notes;
     return j;

@@ -157,11 +157,13 @@ EventSource EventLoop::add_signal(int sig, Callback cb)
     return own(s, std::move(cb));
 }
 
-EventSource EventLoop::add_defer(Callback cb)
+EventSource EventLoop::add_defer(Callback cb, bool first)
 {
     sd_event_source* s = nullptr;
     check(sd_event_add_defer(event_, &s, on_defer, nullptr), "sd_event_add_defer");
     EventSource owned = own(s, std::move(cb));
+    if (first)
+        check(sd_event_source_set_priority(s, SD_EVENT_PRIORITY_IMPORTANT), "sd_event_source_set_priority");
     check(sd_event_source_set_enabled(s, SD_EVENT_ONESHOT), "sd_event_source_set_enabled");
     return owned;
 }

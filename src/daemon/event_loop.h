@@ -56,7 +56,9 @@ public:
     // Calls `cb` once, on the next loop iteration, after the events already
     // pending there: for work that should see the result of several events
     // at once (the bus layer's diff of the supervisor's snapshot).
-    EventSource add_defer(Callback cb);
+    // `first`: before other deferred work of the same iteration (the bus
+    // layer publishes what changed before the supervisor's next step runs).
+    EventSource add_defer(Callback cb, bool first = false);
     // Changes the events an io source waits for.
     static void set_io_events(const EventSource& s, std::uint32_t events);
 

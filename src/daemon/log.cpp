@@ -5,6 +5,7 @@
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -38,6 +39,28 @@ spdlog::level::level_enum spd_level(Level l)
     return spdlog::level::info;
 }
 
+// One message, one line: a reason a caller sent (or a gateway's STATUS=)
+// must not be able to forge further log lines.
+std::string escape_controls(const std::string& message)
+{
+    std::string out;
+    out.reserve(message.size());
+    for (unsigned char c : message) {
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 void setup(const std::string& target, const std::string& level)
@@ -55,7 +78,7 @@ void write(Level level, const std::string& message, pid_t gateway_pid, std::uint
 {
     if (level < g_level)
         return;
-    std::string text = message;
+    std::string text = escape_controls(message);
     if (g_journal) {
         if (gateway_pid > 0)
             sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", syslog_priority(level),

@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,9 +21,18 @@ namespace {
 // Runs in the forked child: only async-signal-safe calls until exec, plus
 // the string building done before fork.
 [[noreturn]] void exec_child(const SpawnRequest& req, std::vector<char*>& argv, std::vector<std::string>& env,
-                             int error_fd)
+                             int error_fd, int go_fd)
 {
     ::setsid(); // own session and process group: a terminal's signals stay ours
+
+    // Wait for the parent's go: one byte, or end of file if it gave up.
+    char go = 0;
+    ssize_t got;
+    do
+        got = ::read(go_fd, &go, 1);
+    while (got < 0 && errno == EINTR);
+    if (got != 1)
+        ::_exit(127);
 
     sigset_t all;
     sigemptyset(&all);
@@ -65,10 +75,10 @@ std::map<std::string, std::string> inheritable_environment()
     return env;
 }
 
-pid_t spawn_process(const SpawnRequest& req)
+pid_t spawn_process(const SpawnRequest& req, const BeforeExec& before_exec)
 {
     if (req.argv.empty())
-        throw Error("no gateway command configured", "set `command` in the configuration");
+        throw ExecError("no gateway command configured", "set `command` in the configuration");
     std::vector<std::string> args = req.argv;
     std::vector<char*> argv;
     for (auto& a : args)
@@ -82,24 +92,52 @@ pid_t spawn_process(const SpawnRequest& req)
     if (::pipe2(pipefd, O_CLOEXEC) != 0)
         throw_errno("pipe2");
     UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+    int gofd[2];
+    if (::pipe2(gofd, O_CLOEXEC) != 0)
+        throw_errno("pipe2");
+    UniqueFd go_read(gofd[0]), go_write(gofd[1]);
 
     pid_t pid = ::fork();
     if (pid < 0)
         throw_errno("fork");
     if (pid == 0)
-        exec_child(req, argv, env, write_end.get());
+        exec_child(req, argv, env, write_end.get(), go_read.get());
+
+    write_end.reset();
+    go_read.reset();
+    if (before_exec) {
+        try {
+            before_exec(pid);
+        } catch (...) {
+            // It never ran: end it, so no half-started gateway is left.
+            ::kill(pid, SIGKILL);
+            int ignored = 0;
+            ::waitpid(pid, &ignored, 0);
+            throw;
+        }
+    }
+    const char go = 'g';
+    if (::write(go_write.get(), &go, 1) != 1) {
+        ::kill(pid, SIGKILL);
+        int ignored = 0;
+        ::waitpid(pid, &ignored, 0);
+        throw_errno("start the gateway (write to its start pipe)");
+    }
+    go_write.reset();
 
     // The pipe closes on a successful exec, or carries the child's errno.
-    write_end.reset();
     int err = 0;
     ssize_t n;
     do
         n = ::read(read_end.get(), &err, sizeof err);
     while (n < 0 && errno == EINTR);
-    if (n == sizeof err)
-        throw Error("cannot start " + req.argv[0] + ": " + std::strerror(err) + " (child pid " +
+    if (n == sizeof err) {
+        int ignored = 0;
+        ::waitpid(pid, &ignored, 0); // it exited 127 after telling us why
+        throw ExecError("cannot start " + req.argv[0] + ": " + std::strerror(err) + " (child pid " +
                         std::to_string(pid) + " exited)",
                     "check the gateway command and working directory in the configuration");
+    }
     return pid;
 }
 

@@ -5,7 +5,10 @@
 
 #include <sys/types.h>
 
+#include "util/errors.h"
+
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,9 +23,22 @@ struct SpawnRequest {
     bool set_watchdog_pid = false;            // add WATCHDOG_PID=<child pid>
 };
 
-// Forks and execs. Returns the child's PID; throws hgw::Error when the exec
+// Runs in the parent between fork and exec, while the child waits: what
+// must be on disk before the gateway can run (the marker that lets a later
+// daemon find it, the record written for it). If it throws, the child is
+// killed before it ever ran and the exception goes on.
+using BeforeExec = std::function<void(pid_t child)>;
+
+// Forks and execs. Returns the child's PID. Throws ExecError when the exec
 // failed (with the reason), SystemError when fork failed.
-pid_t spawn_process(const SpawnRequest& request);
+pid_t spawn_process(const SpawnRequest& request, const BeforeExec& before_exec = {});
+
+// The command cannot be run (not found, not executable, bad working
+// directory): a configuration error, not a passing fault.
+class ExecError : public Error {
+public:
+    using Error::Error;
+};
 
 // Our environment, minus what belongs to our own service manager (its
 // notify socket, watchdog and socket-activation variables).

@@ -1,38 +1,32 @@
 #include "daemon/supervisor.h"
 
-#include "core/atomic_file.h"
+#include "core/manager_lock.h"
+#include "core/home_lock.h"
+#include "core/pidfile.h"
+#include "core/start_check.h"
+#include "daemon/home_watch.h"
 #include "daemon/log.h"
+#include "daemon/orphans.h"
+#include "daemon/pidfile_upkeep.h"
 #include "daemon/spawn.h"
+#include "daemon/state_table.h"
+#include "process/proc_stat.h"
 #include "process/process_info.h"
 #include "util/errors.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
+#include <variant>
 
 namespace hgw::daemon {
 
 // ---------------------------------------------------------------- names
-
-std::string_view to_string(State s)
-{
-    switch (s) {
-    case State::Stopped: return "stopped";
-    case State::Starting: return "starting";
-    case State::Running: return "running";
-    case State::Replacing: return "replacing";
-    case State::Stopping: return "stopping";
-    case State::Failed: return "failed";
-    }
-    return "unknown";
-}
 
 std::string_view to_string(OpError e)
 {
@@ -43,6 +37,7 @@ std::string_view to_string(OpError e)
     case OpError::NotRunning: return "not-running";
     case OpError::GenerationMismatch: return "generation-mismatch";
     case OpError::StartFailed: return "start-failed";
+    case OpError::CannotStart: return "cannot-start";
     case OpError::Failed: return "failed";
     }
     return "unknown";
@@ -57,534 +52,464 @@ ExitInfo exit_info_from_wait_status(int status)
     return {"exited", status};
 }
 
-// ---------------------------------------------------------------- state
-
-namespace {
-
-constexpr int kExitRestartMe = 75;   // Hermes: drained, start me again
-constexpr int kExitConfigError = 78; // Hermes: configuration error, do not restart
-constexpr int kExitFailure = 1;       // ours, with --exit-on-failure: anything else
-
-std::uint64_t realtime_usec()
-{
-    timespec ts {};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
-}
-
-OpOptions with_reason(std::string reason)
-{
-    OpOptions o;
-    o.reason = std::move(reason);
-    return o;
-}
-
-std::string seconds_text(microseconds d)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3gs", static_cast<double>(d.count()) / 1e6);
-    return buf;
-}
-
-} // namespace
-
-// The gateway process we run now.
-struct Supervisor::Child {
-    pid_t pid = 0;
-    std::uint64_t start_time = 0;
-    std::uint64_t generation = 0;
-    std::uint64_t started_at_usec = 0;
-    std::optional<ProcessHandle> handle;
-    EventSource exit_watch;
-    bool ready = false;
-    bool failed_start = false; // killed for not becoming ready: a crash, not a stop
-    std::string status_text;
-    EventSource ready_timer; // start timeout
-    EventSource grace_timer; // Readiness::Grace
-    EventSource escalate_timer;
-    int last_signal = 0;        // the last stop signal sent, 0 if none
-    EventSource watchdog_timer;
-    bool watchdog_lapsed = false;
-};
-
-// The operation a caller waits for. One at a time; Replace calls that come
-// while a replace runs join it.
-struct Supervisor::Pending {
-    OpKind kind = OpKind::Start;
-    OpOptions options;
-    std::vector<Completion> waiters;
-    pid_t old_pid = 0;
-    EventSource deadline;
-};
-
-std::unique_ptr<Supervisor::Pending> Supervisor::make_pending(OpKind kind, const OpOptions& options, Completion done,
-                                                              pid_t old_pid)
-{
-    auto p = std::make_unique<Pending>();
-    p->kind = kind;
-    p->options = options;
-    p->waiters.push_back(std::move(done));
-    p->old_pid = old_pid;
-    return p;
-}
-
-Supervisor::Supervisor(EventLoop& loop, Config config, SystemdNotifier& systemd)
-    : loop_(loop), config_(std::move(config)),
-      paths_(paths_for(config_.hermes_home.empty() ? default_home() : config_.hermes_home)), systemd_(systemd)
-{
-    notify_ = std::make_unique<ChildNotifySocket>(
-        loop_, config_.notify_socket, [this](pid_t sender, const NotifyMessage& m) { on_notify(sender, m); });
-
-    // Watching the home lets "record written and lock held" count as ready
-    // the moment it happens, without polling.
-    inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    if (!inotify_)
-        throw_errno("inotify_init1");
-    if (::inotify_add_watch(inotify_.get(), paths_.home.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
-        throw_errno("watch " + paths_.home.string(), "the Hermes home must exist");
-    inotify_source_ = loop_.add_io(inotify_.get(), EPOLLIN, [this](std::uint32_t) { on_home_changed(); });
-}
-
-Supervisor::~Supervisor() = default;
-
-Snapshot Supervisor::snapshot() const
-{
-    Snapshot s;
-    s.state = state_;
-    s.generation = generation_;
-    s.restarts = restarts_;
-    s.last_exit = last_exit_;
-    s.failure_reason = failure_reason_;
-    s.command = config_.command;
-    if (child_) {
-        s.pid = child_->pid;
-        s.started_at_usec = child_->started_at_usec;
-        s.ready = child_->ready;
-        s.status_text = child_->status_text;
-    }
-    return s;
-}
-
-bool Supervisor::healthy() const
-{
-    // A lapsed gateway watchdog is unhealthy until an operation takes it
-    // on: the replace it starts has timeouts of its own, which may add up
-    // to more than systemd's WatchdogSec=.
-    const bool lapse_unhandled = child_ && child_->watchdog_lapsed && !pending_;
-    return state_ != State::Failed && !lapse_unhandled;
-}
-
-void Supervisor::set_state(State s, const std::string& reason)
-{
-    if (s == state_)
-        return;
-    State old = state_;
-    state_ = s;
-    if (s != State::Failed)
-        failure_reason_.clear();
-    log::info(std::string("state ") + std::string(to_string(old)) + " -> " + std::string(to_string(s)) +
-                  (reason.empty() ? "" : ": " + reason),
-              child_ ? child_->pid : 0, generation_);
-    std::string status = std::string(to_string(s));
-    if (child_ && child_->pid)
-        status += ", gateway pid " + std::to_string(child_->pid) + " (generation " + std::to_string(generation_) + ")";
-    if (!reason.empty())
-        status += ": " + reason;
-    if (s == State::Failed && !told_systemd_ready_ && !config_.exit_on_failure) {
-        // The first gateway never became ready: say READY=1 anyway, so that
-        // `systemctl start` returns and shows why (STATUS=), instead of
-        // hanging until its timeout and starting the same failure again.
-        told_systemd_ready_ = true;
-        reloading_ = false;
-        systemd_.ready(status);
-    } else if (reloading_ && (s == State::Failed || s == State::Stopped)) {
-        // A replace ended without a new gateway (it failed for good, or a
-        // Stop cancelled it): the reload is over all the same, else systemd
-        // shows the unit "reloading" until its timeout.
-        reloading_ = false;
-        systemd_.ready(status);
-    } else {
-        systemd_.status(status);
-    }
-    if (events_)
-        events_->state_changed(old, s, reason);
-    changed({"State"});
-}
-
-void Supervisor::enter_failed(const std::string& why, int exit_code)
-{
-    failure_reason_ = why;
-    set_state(State::Failed, why);
-    // A caller waiting for a start hears why (after the state changed, so a
-    // GetStatus it sends next says failed).
-    if (pending_)
-        fail_pending(OpError::StartFailed, why);
-    if (!config_.exit_on_failure)
-        return;
-    // The service manager decides what comes next (Restart=, the start
-    // limit, RestartPreventExitStatus=78): its view of the unit is then the
-    // gateway's, and a daemon that stays up without a gateway is not left
-    // for its watchdog to kill.
-    log::error("exiting with status " + std::to_string(exit_code) + " (--exit-on-failure): " + why);
-    loop_.exit(exit_code);
-}
-
-void Supervisor::changed(std::vector<std::string> names)
-{
-    if (events_)
-        events_->properties_changed(names);
-}
-
-std::string Supervisor::describe_exit(const ExitInfo& e) const
+std::string describe_exit(const ExitInfo& e)
 {
     if (e.kind == "exited")
         return "exited with status " + std::to_string(e.status);
     return e.kind + " by signal " + std::to_string(e.status) + " (" + strsignal(e.status) + ")";
 }
 
-// ---------------------------------------------------------------- operations
+namespace {
 
-bool Supervisor::generation_differs(const OpOptions& opts, const Completion& done) const
+constexpr int kExitRestartMe = 75;   // Hermes: drained, start me again
+constexpr int kExitConfigError = 78; // Hermes: configuration error, do not restart
+constexpr int kExitFailure = 1;      // ours, with --exit-on-failure: anything else
+
+constexpr microseconds kRetryFirst = 100ms;  // first retry of a blocked start
+constexpr microseconds kRetryMax = 10s;      // retries back off up to this
+constexpr microseconds kForeignRecheck = 30s; // a foreign gateway we cannot watch by pidfd
+constexpr microseconds kLeftoverGrace = 1s;  // SIGTERM -> SIGKILL for a dead gateway's leftovers
+constexpr microseconds kMaxExtend = std::chrono::hours(24); // EXTEND_TIMEOUT_USEC beyond this is clamped
+
+std::uint64_t realtime_usec()
 {
-    if (!opts.if_generation || *opts.if_generation == generation_)
-        return false;
-    done({OpError::GenerationMismatch,
-          "generation is " + std::to_string(generation_) + ", not " + std::to_string(*opts.if_generation),
-          child_ ? child_->pid : 0, generation_});
-    return true;
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
 }
 
-bool Supervisor::join_or_refuse(OpKind kind, const Completion& done)
+bool is_kill_phase(Phase p)
 {
-    if (!pending_)
-        return false;
-    if (pending_->kind == kind && kind != OpKind::Shutdown) {
-        pending_->waiters.push_back(done);
+    return p == Phase::Recovering || p == Phase::Draining || p == Phase::Stopping || p == Phase::Killing;
+}
+
+// Live (not zombie) members of process group `pgid` other than its leader.
+std::vector<pid_t> group_members(pid_t pgid)
+{
+    std::vector<pid_t> out;
+    for (pid_t pid : list_processes()) {
+        if (pid == pgid)
+            continue;
+        auto stat = read_proc_stat(pid);
+        if (stat && stat->pgrp == pgid && stat->state != 'Z')
+            out.push_back(pid);
+    }
+    return out;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------- the machine
+
+struct Supervisor::Impl {
+    // The process the machine acts on: our child, or an orphan being stopped.
+    struct Gateway {
+        pid_t pid = 0;
+        std::uint64_t start_time = 0;
+        std::uint64_t generation = 0;
+        std::uint64_t started_at_usec = 0;
+        std::optional<ProcessHandle> handle;
+        bool child = true;         // false: an orphan, stopped but never waited for
+        bool ready = false;
+        bool start_failed = false; // stopped for not becoming ready: its exit is a crash
+        std::string status_text;
+        EventSource exit_watch;
+    };
+
+    // The operation callers wait for.
+    struct Operation {
+        Job kind = Job::None;
+        OpOptions options;
+        std::vector<Completion> waiters;
+        pid_t old_pid = 0;
+        bool spawned = false; // its new gateway exists: later Replace calls queue a follow-up
+        EventSource deadline;
+    };
+
+    Impl(Supervisor& owner, EventLoop& loop, const Config& config, const HomePaths& paths);
+
+    Supervisor& owner;
+    EventLoop& loop;
+    const Config& config;
+    const HomePaths& paths;
+    std::vector<SupervisorObserver*> observers;
+    std::unique_ptr<ChildNotifySocket> notify;
+    HomeWatch watch;
+    std::optional<ManagerLock> manager;
+    std::optional<ProcessIdentity> marked_child; // from the previous daemon, checked once
+
+    Phase phase = Phase::Stopped;
+    bool want_run = false;
+    EventSource timer; // the one timer of the phase
+    std::unique_ptr<Gateway> gw;
+    pid_t corpse = 0; // a dead gateway not reaped yet: pins its process group for the leftovers
+    UniqueFd obstacle_watch;
+    EventSource obstacle_source;
+    RestartPolicy policy;
+    microseconds retry_delay = kRetryFirst;
+    std::uint64_t healthy_at = 0; // monotonic: last moment the machine was healthy
+
+    std::uint64_t generation = 0;
+    std::uint32_t restarts = 0;
+    ExitInfo last_exit;
+    std::string failure_reason, blocked_reason;
+    pid_t foreign_pid = 0;
+
+    Operation op;
+    Operation followup; // one queued Replace shared by every late caller
+
+    // Steps.
+    void enter(Phase to, Event ev, const std::string& reason, std::optional<microseconds> after = {},
+               EventLoop::Callback on_timer = {});
+    void try_start(const std::string& reason);
+    void spawn_gateway(const std::string& reason);
+    void block(const std::string& reason, UniqueFd watch_fd = {});
+    void fail(Event ev, const std::string& why, int exit_code);
+    void signal_gateway(int sig, Phase next, Event ev, const std::string& reason);
+    void stop_gateway(Event ev, const std::string& reason);
+    void mark_ready(const std::string& how);
+    bool ensure_manager();
+    [[nodiscard]] bool ready_by_time() const;
+    bool term_leftovers();
+    void kill_leftovers();
+
+    // Events.
+    void on_exit();
+    void on_notify(pid_t sender, const NotifyMessage& msg);
+    void on_home_changed(bool record_touched, bool other_change);
+    void on_obstacle_gone();
+    void on_start_timeout();
+    void on_escalate();
+    void on_watchdog_lapse();
+    void after_exit(const ExitInfo& exit, pid_t pid, bool was_child, bool start_failed, bool was_ready);
+
+    // Operations.
+    void begin_op(Job kind, const OpOptions& opts, Completion done, microseconds default_timeout);
+    void finish_op(const OpResult& r);
+    void fail_op(OpError e, const std::string& message);
+    void start_followup();
+    [[nodiscard]] OpResult result(OpError e, std::string message) const;
+    [[nodiscard]] microseconds start_budget() const;
+    [[nodiscard]] microseconds stop_budget(Phase from) const;
+
+    template <typename F>
+    void notify_observers(F&& f)
+    {
+        for (auto* o : std::vector<SupervisorObserver*>(observers))
+            f(*o);
+    }
+    void changed() { notify_observers([](SupervisorObserver& o) { o.changed(); }); }
+};
+
+Supervisor::Impl::Impl(Supervisor& o, EventLoop& l, const Config& c, const HomePaths& p)
+    : owner(o), loop(l), config(c), paths(p),
+      watch(l, p.home, [this](bool record, bool other) { on_home_changed(record, other); }),
+      policy(RestartLimits{c.restart_delay, c.restart_delay_max, c.burst, c.burst_window})
+{
+    notify = std::make_unique<ChildNotifySocket>(
+        loop, config.notify_socket, [this](pid_t sender, const NotifyMessage& m) { on_notify(sender, m); });
+    healthy_at = EventLoop::now_usec();
+}
+
+// ---------------------------------------------------------------- transitions
+
+void Supervisor::Impl::enter(Phase to, Event ev, const std::string& reason, std::optional<microseconds> after,
+                             EventLoop::Callback on_timer)
+{
+    const Phase from = phase;
+    if (!allowed(from, ev, to))
+        log::error("state machine: " + std::string(to_string(from)) + " --" + std::string(to_string(ev)) + "--> " +
+                   std::string(to_string(to)) + " is not in the state table");
+    const State state_from = state_of(from, op.kind);
+    phase = to;
+    timer.reset();
+    if (after && on_timer)
+        timer = loop.add_timer(*after, std::move(on_timer));
+    if (to != Phase::Failed)
+        failure_reason.clear();
+    if (to != Phase::Waiting && to != Phase::Foreign) {
+        blocked_reason.clear();
+        foreign_pid = 0;
+        obstacle_source.reset();
+        obstacle_watch.reset();
+    }
+    if (to == Phase::Running || to == Phase::Stopped)
+        healthy_at = EventLoop::now_usec();
+
+    const pid_t pid = gw ? gw->pid : 0;
+    if (from != to || !reason.empty())
+        log::info("phase " + std::string(to_string(from)) + " -> " + std::string(to_string(to)) +
+                      (reason.empty() ? "" : ": " + reason),
+                  pid, generation);
+    PhaseChange change{from, to, state_from, state_of(to, op.kind), op.kind, reason, pid, generation, {}};
+    if (after && is_kill_phase(to))
+        change.timer = *after + stop_budget(to);
+    notify_observers([&](SupervisorObserver& o) { o.phase_changed(change); });
+    changed();
+}
+
+void Supervisor::Impl::block(const std::string& reason, UniqueFd watch_fd)
+{
+    log::warning("cannot start the gateway now: " + reason + "; retrying in " +
+                 std::to_string(retry_delay.count() / 1000) + " ms or when the home changes");
+    const microseconds delay = retry_delay;
+    retry_delay = std::min(retry_delay * 2, kRetryMax);
+    enter(Phase::Waiting, Event::Blocked, reason, delay, [this] { try_start("retry"); });
+    blocked_reason = reason;
+    if (watch_fd) {
+        obstacle_watch = std::move(watch_fd);
+        obstacle_source = loop.add_io(obstacle_watch.get(), EPOLLIN, [this](std::uint32_t) { on_obstacle_gone(); });
+    }
+    changed();
+}
+
+void Supervisor::Impl::fail(Event ev, const std::string& why, int exit_code)
+{
+    want_run = false;
+    enter(Phase::Failed, ev, why);
+    failure_reason = why;
+    changed();
+    fail_op(OpError::StartFailed, why);
+    for (auto& w : std::exchange(followup.waiters, {}))
+        w(result(OpError::StartFailed, why));
+    if (!config.exit_on_failure)
+        return;
+    // The service manager decides what comes next (Restart=, the start
+    // limit, RestartPreventExitStatus=78).
+    log::error("exiting with status " + std::to_string(exit_code) + " (--exit-on-failure): " + why);
+    loop.exit(exit_code);
+}
+
+bool Supervisor::Impl::ensure_manager()
+{
+    if (manager)
         return true;
+    auto got = ManagerLock::try_acquire(paths);
+    if (auto* held = std::get_if<ManagerLock::Held>(&got)) {
+        block("another hermes-gatewayd (pid " + std::to_string(held->pid) + ") manages " + paths.home.string());
+        return false;
     }
-    done({OpError::Busy, "another operation is in progress (state " + std::string(to_string(state_)) + ")"});
+    if (auto* unavailable = std::get_if<ManagerLock::Unavailable>(&got)) {
+        block(unavailable->reason);
+        return false;
+    }
+    manager.emplace(std::move(std::get<ManagerLock>(got)));
+    if (manager->previous() && manager->previous()->child)
+        marked_child = manager->previous()->child;
     return true;
-}
-
-void Supervisor::finish_pending(const OpResult& r)
-{
-    if (!pending_)
-        return;
-    auto p = std::move(pending_);
-    for (auto& waiter : p->waiters)
-        waiter(r);
-}
-
-void Supervisor::fail_pending(OpError error, const std::string& message)
-{
-    OpResult r{error, message, child_ ? child_->pid : 0, generation_};
-    finish_pending(r);
-}
-
-void Supervisor::boot(Completion done)
-{
-    recover_orphan();
-    start(with_reason("daemon start"), std::move(done));
-}
-
-void Supervisor::start(const OpOptions& opts, Completion done)
-{
-    if (generation_differs(opts, done) || join_or_refuse(OpKind::Start, done))
-        return;
-    if (child_ && child_->ready && state_ == State::Running) {
-        done({OpError::None, "already running", child_->pid, generation_});
-        return;
-    }
-    pending_ = make_pending(OpKind::Start, opts, std::move(done), 0);
-    if (child_)
-        return; // starting already (e.g. after a crash): wait for it to be ready
-    restart_timer_.reset();
-    begin_start(opts.reason.empty() ? "start requested" : opts.reason);
-}
-
-void Supervisor::stop(const OpOptions& opts, Completion done)
-{
-    if (generation_differs(opts, done))
-        return;
-    // A stop wins over a start or replace in progress: it may be stuck.
-    if (pending_ && pending_->kind != OpKind::Stop && pending_->kind != OpKind::Shutdown)
-        fail_pending(OpError::Failed, "cancelled by a stop request");
-    if (join_or_refuse(OpKind::Stop, done))
-        return;
-    restart_timer_.reset();
-    if (!child_) {
-        set_state(State::Stopped, opts.reason.empty() ? "stop requested" : opts.reason);
-        done({OpError::None, "stopped", 0, generation_});
-        return;
-    }
-    pending_ = make_pending(OpKind::Stop, opts, std::move(done), child_->pid);
-    set_state(State::Stopping, opts.reason.empty() ? "stop requested" : opts.reason);
-    begin_stop(SIGTERM, "stop");
-}
-
-void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Completion done)
-{
-    if (generation_differs(opts, done) || join_or_refuse(OpKind::Replace, done))
-        return;
-    std::string reason = opts.reason.empty() ? "replace requested" : opts.reason;
-    if (!child_ || state_ == State::Failed) {
-        if (!restart_if_stopped) {
-            done({OpError::NotRunning, "no gateway is running (state " + std::string(to_string(state_)) + ")", 0,
-                  generation_});
-            return;
-        }
-        restart_timer_.reset();
-        pending_ = make_pending(OpKind::Replace, opts, std::move(done), 0);
-        begin_start(reason);
-        return;
-    }
-    pending_ = make_pending(OpKind::Replace, opts, std::move(done), child_->pid);
-    if (opts.timeout)
-        pending_->deadline = loop_.add_timer(*opts.timeout, [this] {
-            // The callers stop waiting, the replace goes on: pending_ stays,
-            // so that it still ends with Replaced and READY=1 (and is not
-            // taken for a crash when the old gateway exits), and later
-            // Replace calls join it. From now on our own limits apply.
-            if (!pending_)
-                return;
-            pending_->options.timeout.reset();
-            OpResult r{OpError::Timeout, "the replace did not finish in time; it goes on in the background",
-                       child_ ? child_->pid : 0, generation_};
-            auto waiters = std::exchange(pending_->waiters, {});
-            for (auto& waiter : waiters)
-                waiter(r);
-        });
-    systemd_.reloading("replacing gateway pid " + std::to_string(child_->pid) + ": " + reason);
-    reloading_ = true;
-    set_state(State::Replacing, reason);
-    // Drain first (Hermes finishes its current work on SIGUSR1), stop-first
-    // because two pollers on one bot token conflict.
-    begin_stop(SIGUSR1, reason);
-}
-
-void Supervisor::shutdown(Completion done)
-{
-    systemd_.stopping("stopping gateway");
-    reloading_ = false; // STOPPING=1 ends a reload too
-    restart_timer_.reset();
-    if (pending_)
-        fail_pending(OpError::Failed, "the daemon is shutting down");
-    if (!child_) {
-        set_state(State::Stopped, "daemon shutdown");
-        done({OpError::None, "stopped", 0, generation_});
-        return;
-    }
-    pending_ = make_pending(OpKind::Shutdown, {}, std::move(done), child_->pid);
-    set_state(State::Stopping, "daemon shutdown");
-    begin_stop(SIGTERM, "daemon shutdown");
 }
 
 // ---------------------------------------------------------------- starting
 
-bool Supervisor::prepare_pidfile(std::string& error)
+void Supervisor::Impl::try_start(const std::string& reason)
 {
-    CleanOutcome c = clean(paths_);
-    using A = CleanOutcome::Action;
-    switch (c.action) {
-    case A::Removed:
-        log::warning("repaired PID file: " + c.message);
-        if (events_)
-            events_->pidfile_repaired(std::string(to_string(c.verdict.kind)), c.verdict.record()->pid);
-        return true;
-    case A::Quarantined:
-        log::warning("repaired PID file: " + c.message);
-        if (events_)
-            events_->pidfile_repaired("corrupt", 0);
-        return true;
-    case A::NothingToDo: return true;
-    case A::KeptLive:
-    case A::Busy:
-        error = "another gateway holds this home: " + c.verdict.summary;
-        return false;
-    case A::KeptUnsafe:
-        error = "unsafe PID file, fix it by hand: " + c.verdict.summary;
-        return false;
+    if (!want_run || gw)
+        return;
+    kill_leftovers();
+    try {
+        if (!ensure_manager())
+            return;
+        if (!watch.ensure()) {
+            block("the Hermes home " + paths.home.string() + " is missing");
+            return;
+        }
+        Obstacle o = find_obstacle(paths, std::exchange(marked_child, std::nullopt));
+        switch (o.kind) {
+        case Obstacle::Kind::None: break;
+        case Obstacle::Kind::Orphan: {
+            log::warning("stopping " + o.why, o.pid);
+            auto g = std::make_unique<Gateway>();
+            g->pid = o.pid;
+            g->child = false;
+            g->handle = std::move(o.orphan);
+            g->exit_watch = loop.add_io(g->handle->fd(), EPOLLIN, [this](std::uint32_t) { on_exit(); });
+            gw = std::move(g);
+            signal_gateway(SIGTERM, Phase::Recovering, Event::FoundOrphan, o.why);
+            return;
+        }
+        case Obstacle::Kind::Foreign:
+            foreign_pid = o.pid;
+            enter(Phase::Foreign, Event::FoundForeign, o.why, kForeignRecheck, [this] { try_start("re-check"); });
+            blocked_reason = o.why;
+            foreign_pid = o.pid;
+            if (o.watch) {
+                obstacle_watch = std::move(o.watch);
+                obstacle_source =
+                    loop.add_io(obstacle_watch.get(), EPOLLIN, [this](std::uint32_t) { on_obstacle_gone(); });
+            }
+            changed();
+            return;
+        case Obstacle::Kind::Holder: block(o.why, std::move(o.watch)); return;
+        }
+        spawn_gateway(reason);
+    } catch (const ExecError& e) {
+        log::error(describe(e));
+        fail(Event::Unstartable, std::string("cannot run the gateway: ") + e.what(), kExitFailure);
+    } catch (const UnsafeFileError& e) {
+        block(std::string(e.what()) + " (fix it by hand)");
+    } catch (const Error& e) {
+        block(describe(e));
+    } catch (const std::exception& e) {
+        block(e.what());
     }
-    return true;
 }
 
-void Supervisor::begin_start(const std::string& reason)
+void Supervisor::Impl::spawn_gateway(const std::string& reason)
 {
-    restart_timer_.reset();
-    // A replace shows as `replacing` from the drain until the new gateway is ready.
-    set_state(pending_ && pending_->kind == OpKind::Replace ? State::Replacing : State::Starting, reason);
-
-    std::string error;
-    std::optional<InstanceLock> lock;
-    if (prepare_pidfile(error) && config_.write_pidfile) {
-        lock = InstanceLock::try_acquire(paths_.lock_file);
-        if (!lock)
-            error = "gateway.lock was taken by another process while we started";
+    std::optional<HomeLock> held;
+    CleanOutcome cleaned;
+    if (config.write_pidfile) {
+        LockOutcome l = lock_home(paths);
+        if (!l.locked) {
+            block(l.message);
+            return;
+        }
+        held = std::move(l.locked);
+        cleaned = held->cleaned();
+    } else {
+        cleaned = clean(paths);
     }
-    if (!error.empty()) {
-        log::error("cannot start the gateway: " + error);
-        enter_failed(error, kExitFailure);
+    if (auto problem = pidfile_problem(cleaned)) {
+        block(*problem);
         return;
     }
+    report_repair(cleaned, [this](const std::string& verdict, pid_t pid) {
+        notify_observers([&](SupervisorObserver& o) { o.pidfile_repaired(verdict, pid); });
+    });
 
     SpawnRequest req;
-    req.argv = config_.command;
+    req.argv = config.command;
     req.env = inheritable_environment();
-    for (const auto& [k, v] : config_.environment)
+    for (const auto& [k, v] : config.environment)
         req.env[k] = v;
-    req.env["HERMES_HOME"] = paths_.home.string();
-    req.env["NOTIFY_SOCKET"] = notify_->address();
-    if (config_.child_watchdog.count() > 0) {
-        req.env["WATCHDOG_USEC"] = std::to_string(config_.child_watchdog.count());
+    req.env["HERMES_HOME"] = paths.home.string();
+    req.env["NOTIFY_SOCKET"] = notify->address();
+    if (config.child_watchdog.count() > 0) {
+        req.env["WATCHDOG_USEC"] = std::to_string(config.child_watchdog.count());
         req.set_watchdog_pid = true;
     }
-    req.working_directory = config_.working_directory;
-    req.inherit_fd = lock ? lock->fd() : -1;
+    req.working_directory = config.working_directory;
+    req.inherit_fd = held ? held->fd() : -1;
 
-    auto child = std::make_unique<Child>();
-    try {
-        child->pid = spawn_process(req);
-    } catch (const Error& e) {
-        log::error(describe(e));
-        enter_failed(e.what(), kExitFailure);
-        return;
-    }
-    child->generation = ++generation_;
-    child->started_at_usec = realtime_usec();
-    child->start_time = read_start_time(child->pid).value_or(0);
-    child->handle = ProcessHandle::for_child(child->pid);
-    child->exit_watch = loop_.add_io(child->handle->fd(), EPOLLIN, [this](std::uint32_t) { on_child_exit(); });
-    notify_->accept_from(child->pid);
+    auto g = std::make_unique<Gateway>();
+    const std::uint64_t next_generation = generation + 1;
+    g->pid = spawn_process(req, [&](pid_t pid) {
+        // Before it runs: a daemon killed from here on leaves a marker that
+        // names it, so the next one finds and stops it.
+        g->start_time = read_start_time(pid).value_or(0);
+        manager->record_child({pid, g->start_time, current_boot_id()});
+        if (held && !held->publish(gateway_record(paths, config, pid, next_generation)))
+            throw Error("gateway.pid appeared while we held gateway.lock", "another program writes it");
+    });
+    if (held)
+        held->hand_over(); // the child's inherited fd holds the lock now
+    generation = next_generation;
+    g->generation = generation;
+    g->started_at_usec = realtime_usec();
+    g->handle = ProcessHandle::for_child(g->pid);
+    g->exit_watch = loop.add_io(g->handle->fd(), EPOLLIN, [this](std::uint32_t) { on_exit(); });
+    notify->accept_from(g->pid);
+    gw = std::move(g);
+    if (op.kind != Job::None)
+        op.spawned = true;
+    retry_delay = kRetryFirst;
+    log::info("started gateway: " + config.command.front(), gw->pid, generation);
 
-    if (lock) {
-        // A gateway that writes no record: we write it, and the lock we took
-        // is now held through the child's inherited fd; ours can go.
-        PidRecord rec = record_for_process(child->pid, paths_.home);
-        rec.argv = config_.command;
-        rec.manager = ManagerInfo{::getpid(), read_start_time(::getpid()), "hermes-gatewayd", generation_};
-        if (!publish_exclusive(paths_.pid_file, serialize_record(rec)))
-            log::warning("gateway.pid appeared while we held the lock; left alone");
-        lock->write_record(rec);
-        lock->release();
-    }
-    child_ = std::move(child);
-    log::info("started gateway: " + config_.command.front(), child_->pid, generation_);
-
-    // The caller's timeout_usec bounds its wait, not the gateway's start-up.
-    auto timeout = config_.ready_timeout;
-    child_->ready_timer = loop_.add_timer(timeout, [this] { on_ready_timeout(); });
-    bool grace = config_.readiness == Readiness::Grace ||
-                 (config_.readiness == Readiness::PidFile && config_.write_pidfile);
-    if (grace)
-        child_->grace_timer = loop_.add_timer(std::min(config_.ready_grace, timeout), [this] { mark_ready("grace time passed"); });
-    changed({"GatewayPID", "Generation", "StartedAt", "Ready", "Command"});
+    if (ready_by_time())
+        enter(Phase::Starting, Event::Spawned, reason, std::min(config.ready_grace, config.ready_timeout),
+              [this] { mark_ready("grace time passed"); });
+    else
+        enter(Phase::Starting, Event::Spawned, reason, config.ready_timeout, [this] { on_start_timeout(); });
 }
 
-void Supervisor::mark_ready(const std::string& how)
+bool Supervisor::Impl::ready_by_time() const
 {
-    // A READY=1 that arrives after we asked the gateway to stop changes nothing.
-    if (!child_ || child_->ready || child_->last_signal != 0)
-        return;
-    child_->ready = true;
-    child_->ready_timer.reset();
-    child_->grace_timer.reset();
-    consecutive_crashes_ = 0;
-    // As systemd's WatchdogSec=: from readiness on, not only from a first
-    // ping, so a gateway that hangs before it ever pings is caught too.
-    if (!child_->watchdog_timer)
-        arm_child_watchdog();
-    log::info("gateway ready (" + how + ")", child_->pid, generation_);
-    changed({"Ready"});
-
-    bool was_replace = pending_ && pending_->kind == OpKind::Replace;
-    pid_t old_pid = pending_ ? pending_->old_pid : 0;
-    std::string reason = pending_ ? pending_->options.reason : std::string();
-    set_state(State::Running, "gateway ready (" + how + ")");
-    std::string status = "running, gateway pid " + std::to_string(child_->pid) + " (generation " +
-                         std::to_string(generation_) + ")";
-    if (!told_systemd_ready_ || was_replace || reloading_) {
-        systemd_.ready(status); // first readiness, or the end of a RELOADING=1
-        told_systemd_ready_ = true;
-        reloading_ = false;
-    }
-    if (was_replace && events_)
-        events_->replaced(old_pid, child_->pid, generation_, reason);
-    if (pending_ && (pending_->kind == OpKind::Start || pending_->kind == OpKind::Replace))
-        finish_pending({OpError::None, "ready", child_->pid, generation_});
+    // A gateway that writes no record of its own cannot show readiness by
+    // one: alive for the grace time counts, unless it says READY=1 first.
+    return config.readiness == Readiness::Grace || (config.readiness == Readiness::PidFile && config.write_pidfile);
 }
 
-void Supervisor::on_ready_timeout()
+// ---------------------------------------------------------------- readiness
+
+void Supervisor::Impl::mark_ready(const std::string& how)
 {
-    if (!child_ || child_->ready)
+    if (!gw || gw->ready || phase != Phase::Starting)
         return;
-    std::string msg = "gateway pid " + std::to_string(child_->pid) + " was not ready within its start timeout";
-    log::error(msg, child_->pid, generation_);
-    child_->failed_start = true;
-    fail_pending(OpError::Timeout, msg);
-    begin_stop(SIGTERM, "not ready in time");
+    gw->ready = true;
+    policy.on_ready();
+    retry_delay = kRetryFirst;
+    if (manager)
+        manager->record_child({gw->pid, gw->start_time, current_boot_id()});
+    const bool was_replace = op.kind == Job::Replace;
+    const pid_t old_pid = op.old_pid;
+    const std::string op_reason = op.options.reason;
+    enter(Phase::Running, Event::Ready, "gateway ready (" + how + ")",
+          config.child_watchdog.count() > 0 ? std::optional(config.child_watchdog) : std::nullopt,
+          [this] { on_watchdog_lapse(); });
+    const pid_t pid = gw->pid;
+    const std::uint64_t gen = generation;
+    notify_observers([&](SupervisorObserver& o) { o.gateway_ready(pid, gen); });
+    if (was_replace && old_pid)
+        notify_observers([&](SupervisorObserver& o) { o.replaced(old_pid, pid, gen, op_reason); });
+    if (op.kind == Job::Start || op.kind == Job::Replace)
+        finish_op(result(OpError::None, "ready"));
+    start_followup();
 }
 
-void Supervisor::on_home_changed()
+void Supervisor::Impl::on_home_changed(bool record_touched, bool other_change)
 {
-    // Drain the queue first: each event is one file in the home.
-    alignas(inotify_event) char buf[4096];
-    bool record_touched = false;
-    for (;;) {
-        ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
-        if (n <= 0)
-            break;
-        for (char* p = buf; p < buf + n;) {
-            auto* ev = reinterpret_cast<inotify_event*>(p);
-            if (ev->len && std::strcmp(ev->name, "gateway.pid") == 0)
-                record_touched = true;
-            p += sizeof(inotify_event) + ev->len;
-        }
-    }
-    if (!record_touched || !child_ || child_->ready || config_.readiness != Readiness::PidFile ||
-        config_.write_pidfile)
+    if (phase == Phase::Waiting && (other_change || record_touched)) {
+        try_start("the home changed");
         return;
-    Verdict v = validate(paths_);
-    if (v.kind == VerdictKind::Live && v.record() && v.record()->pid == child_->pid && v.lock.held)
+    }
+    if (!record_touched || !gw || !gw->child || gw->ready || phase != Phase::Starting ||
+        config.readiness != Readiness::PidFile || config.write_pidfile)
+        return;
+    if (record_ready(paths, gw->pid))
         mark_ready("record written and lock held");
 }
 
-// ---------------------------------------------------------------- notify
-
-void Supervisor::on_notify(pid_t sender, const NotifyMessage& msg)
+void Supervisor::Impl::on_notify(pid_t sender, const NotifyMessage& msg)
 {
-    if (!child_ || sender != child_->pid)
+    if (!gw || !gw->child || sender != gw->pid)
         return;
     if (auto it = msg.find("STATUS"); it != msg.end()) {
-        child_->status_text = it->second;
-        systemd_.status(std::string(to_string(state_)) + ", gateway: " + it->second);
+        gw->status_text = it->second;
+        const std::string text = it->second;
+        notify_observers([&](SupervisorObserver& o) { o.gateway_status(text); });
+        changed();
     }
     if (auto it = msg.find("READY"); it != msg.end() && it->second == "1")
         mark_ready("READY=1");
-    if (auto it = msg.find("WATCHDOG"); it != msg.end() && it->second == "1")
-        arm_child_watchdog();
-    if (auto it = msg.find("EXTEND_TIMEOUT_USEC"); it != msg.end() && !child_->ready && child_->ready_timer) {
-        std::uint64_t extra = std::strtoull(it->second.c_str(), nullptr, 10);
-        child_->ready_timer = loop_.add_timer(microseconds(extra), [this] { on_ready_timeout(); });
+    if (auto it = msg.find("WATCHDOG"); it != msg.end() && it->second == "1" && phase == Phase::Running &&
+                                        config.child_watchdog.count() > 0)
+        timer = loop.add_timer(config.child_watchdog, [this] { on_watchdog_lapse(); });
+    if (auto it = msg.find("EXTEND_TIMEOUT_USEC"); it != msg.end() && phase == Phase::Starting && !ready_by_time()) {
+        // Clamped: a huge or garbled value must never wrap around into "now".
+        const std::uint64_t raw = std::strtoull(it->second.c_str(), nullptr, 10);
+        const auto cap = static_cast<std::uint64_t>(kMaxExtend.count());
+        timer = loop.add_timer(microseconds(static_cast<std::int64_t>(std::min(raw, cap))),
+                               [this] { on_start_timeout(); });
     }
 }
 
-void Supervisor::arm_child_watchdog()
+void Supervisor::Impl::on_start_timeout()
 {
-    if (config_.child_watchdog.count() <= 0 || !child_)
+    if (!gw || phase != Phase::Starting)
         return;
-    child_->watchdog_lapsed = false;
-    child_->watchdog_timer = loop_.add_timer(config_.child_watchdog, [this] { on_child_watchdog_lapse(); });
+    std::string msg = "gateway pid " + std::to_string(gw->pid) + " was not ready within its start timeout";
+    log::error(msg, gw->pid, generation);
+    gw->start_failed = true;
+    fail_op(OpError::Timeout, msg);
+    signal_gateway(SIGTERM, Phase::Stopping, Event::Timeout, "not ready in time");
 }
 
-void Supervisor::on_child_watchdog_lapse()
+void Supervisor::Impl::on_watchdog_lapse()
 {
-    if (!child_)
+    if (!gw || phase != Phase::Running)
         return;
-    child_->watchdog_lapsed = true;
-    log::error("gateway stopped pinging its watchdog; replacing it", child_->pid, generation_);
-    if (pending_)
-        return; // an operation already changes the gateway
-    replace(with_reason("watchdog timeout"), true, [](const OpResult& r) {
+    log::error("gateway stopped pinging its watchdog; replacing it", gw->pid, generation);
+    owner.replace(OpOptions{"watchdog timeout", {}, {}}, true, [](const OpResult& r) {
         if (!r.ok())
             log::error("replace after watchdog timeout failed: " + r.message);
     });
@@ -592,171 +517,494 @@ void Supervisor::on_child_watchdog_lapse()
 
 // ---------------------------------------------------------------- stopping
 
-void Supervisor::begin_stop(int first_signal, const std::string& reason)
+void Supervisor::Impl::signal_gateway(int sig, Phase next, Event ev, const std::string& reason)
 {
-    if (!child_)
-        return;
-    log::info("sending " + std::string(sigabbrev_np(first_signal)) + " to the gateway (" + reason + ")",
-              child_->pid, generation_);
-    child_->last_signal = first_signal;
-    child_->ready_timer.reset();
-    child_->grace_timer.reset();
-    child_->handle->send_signal(first_signal);
-    microseconds wait = first_signal == SIGUSR1 ? config_.drain_timeout : config_.stop_timeout;
-    systemd_.extend_timeout(wait + config_.stop_timeout + config_.kill_timeout);
-    child_->escalate_timer = loop_.add_timer(wait, [this] { on_escalate(); });
-}
-
-void Supervisor::on_escalate()
-{
-    if (!child_)
-        return;
-    int next = child_->last_signal == SIGUSR1 ? SIGTERM : SIGKILL;
-    if (child_->last_signal == SIGKILL) {
-        std::string msg = "gateway pid " + std::to_string(child_->pid) + " survived SIGKILL (stuck in the kernel?)";
-        log::error(msg, child_->pid, generation_);
-        fail_pending(OpError::Timeout, msg);
+    log::info("sending " + std::string(sigabbrev_np(sig)) + " to the gateway (" + reason + ")", gw->pid, generation);
+    microseconds wait = sig == SIGUSR1 ? config.drain_timeout : sig == SIGTERM ? config.stop_timeout
+                                                                                : config.kill_timeout;
+    bool refused = false;
+    try {
+        gw->handle->send_signal(sig);
+        // A stopped (SIGSTOPped) gateway cannot act on what we asked.
+        gw->handle->send_signal(SIGCONT);
+    } catch (const SystemError& e) {
+        refused = true;
+        log::error("cannot signal pid " + std::to_string(gw->pid) + ": " + describe(e), gw->pid, generation);
+    }
+    if (refused && !gw->child) {
+        // EPERM is a verdict, never a crash: the orphan is not ours to stop.
+        const pid_t pid = gw->pid;
+        gw.reset();
+        enter(Phase::Foreign, Event::FoundForeign, "not permitted to signal pid " + std::to_string(pid),
+              kForeignRecheck, [this] { try_start("re-check"); });
+        blocked_reason = "a gateway of this home we may not signal: pid " + std::to_string(pid);
+        foreign_pid = pid;
+        changed();
         return;
     }
-    log::warning("gateway did not exit after " + std::string(sigabbrev_np(child_->last_signal)) + "; sending " +
-                     sigabbrev_np(next),
-                 child_->pid, generation_);
-    child_->last_signal = next;
-    child_->handle->send_signal(next);
-    microseconds wait = next == SIGTERM ? config_.stop_timeout : config_.kill_timeout;
-    systemd_.extend_timeout(wait + config_.kill_timeout);
-    child_->escalate_timer = loop_.add_timer(wait, [this] { on_escalate(); });
+    enter(next, ev, reason, wait, [this] { on_escalate(); });
+}
+
+void Supervisor::Impl::stop_gateway(Event ev, const std::string& reason)
+{
+    if (phase == Phase::Stopping || phase == Phase::Killing || phase == Phase::Recovering)
+        return; // already on its way out
+    signal_gateway(SIGTERM, Phase::Stopping, ev, reason);
+}
+
+void Supervisor::Impl::on_escalate()
+{
+    if (!gw)
+        return;
+    if (phase == Phase::Draining) {
+        log::warning("gateway did not exit after SIGUSR1; sending SIGTERM", gw->pid, generation);
+        signal_gateway(SIGTERM, Phase::Stopping, Event::Timeout, "drain timeout");
+    } else if (phase == Phase::Stopping || phase == Phase::Recovering) {
+        log::warning("gateway did not exit after SIGTERM; sending SIGKILL", gw->pid, generation);
+        signal_gateway(SIGKILL, Phase::Killing, Event::Timeout, "stop timeout");
+    } else if (phase == Phase::Killing) {
+        std::string msg = "gateway pid " + std::to_string(gw->pid) + " survived SIGKILL (stuck in the kernel?)";
+        log::error(msg, gw->pid, generation);
+        fail_op(OpError::Timeout, msg);
+        // Never given up: it is still ours, and its exit will still come.
+        signal_gateway(SIGKILL, Phase::Killing, Event::Timeout, "still alive after SIGKILL");
+    }
 }
 
 // ---------------------------------------------------------------- exits
 
-void Supervisor::on_child_exit()
+void Supervisor::Impl::on_exit()
 {
-    if (!child_)
+    if (!gw)
         return;
-    // Look without reaping: until we reap, the PID cannot be reused, so the
-    // record that names it can be judged and removed safely.
-    siginfo_t info {};
-    if (::waitid(P_PIDFD, static_cast<id_t>(child_->handle->fd()), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-        info.si_pid == 0)
-        return;
-    pid_t pid = child_->pid;
-    remove_record_of(pid, child_->start_time);
+    const pid_t pid = gw->pid;
+    const bool was_child = gw->child;
     int status = 0;
-    ::waitpid(pid, &status, 0);
-    bool failed_start = child_->failed_start;
-    child_.reset();
-    notify_->accept_from(0);
-    after_exit(exit_info_from_wait_status(status), pid, failed_start);
-}
-
-void Supervisor::remove_record_of(pid_t pid, std::uint64_t start_time)
-{
-    RecordFile f = read_record_file(paths_.pid_file);
-    if (f.status != FileStatus::Record || f.record->pid != pid)
-        return;
-    if (f.record->start_time && *f.record->start_time != start_time)
-        return;
-    if (remove_if_same(paths_.pid_file, f.id)) {
-        log::warning("removed the record the gateway left behind", pid, generation_);
-        if (events_)
-            events_->pidfile_repaired("stale", pid);
-    }
-}
-
-void Supervisor::after_exit(const ExitInfo& exit, pid_t pid, bool failed_start)
-{
-    last_exit_ = exit;
-    log::info("gateway " + describe_exit(exit), pid, generation_);
-    if (events_)
-        events_->gateway_exited(pid, exit);
-    changed({"GatewayPID", "Ready", "StartedAt", "LastExit"});
-
-    OpKind kind = pending_ ? pending_->kind : OpKind::Start;
-    bool stop_requested = pending_ && (kind == OpKind::Stop || kind == OpKind::Shutdown);
-    bool replace_stop_phase = pending_ && kind == OpKind::Replace && pending_->old_pid == pid;
-
-    if (stop_requested) {
-        set_state(State::Stopped, "gateway " + describe_exit(exit));
-        finish_pending({OpError::None, "stopped", 0, generation_});
+    if (was_child) {
+        // Look without reaping: until we reap, the PID cannot be reused, so
+        // the record that names it can be judged and removed safely, and
+        // its process group stays pinned for the leftovers.
+        siginfo_t info{};
+        if (::waitid(P_PIDFD, static_cast<id_t>(gw->handle->fd()), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+            info.si_pid == 0)
+            return;
+        try {
+            remove_record_of(paths, pid, gw->start_time, [this, pid](const std::string& verdict) {
+                notify_observers([&](SupervisorObserver& o) { o.pidfile_repaired(verdict, pid); });
+            });
+        } catch (const std::exception& e) {
+            // The next start's clean judges it again; this exit must go on.
+            log::warning(std::string("cannot remove the dead gateway's record now: ") + e.what(), pid);
+        }
+        status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : info.si_status & 0x7f;
+        if (info.si_code == CLD_DUMPED)
+            status |= 0x80;
+        corpse = pid;
+    } else if (gw->handle->running()) {
         return;
     }
-    if (replace_stop_phase) {
-        begin_start(pending_->options.reason.empty() ? "replace" : pending_->options.reason);
+    const bool start_failed = gw->start_failed;
+    const bool was_ready = gw->ready;
+    gw.reset();
+    notify->accept_from(0);
+    if (manager)
+        manager->clear_child();
+    if (was_child)
+        term_leftovers();
+    after_exit(exit_info_from_wait_status(status), pid, was_child, start_failed, was_ready);
+}
+
+void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_child, bool start_failed,
+                                  bool was_ready)
+{
+    if (was_child) {
+        last_exit = exit;
+        log::info("gateway " + describe_exit(exit), pid, generation);
+        notify_observers([&](SupervisorObserver& o) { o.gateway_exited(pid, exit); });
+    } else {
+        log::info("the orphaned gateway pid " + std::to_string(pid) + " is gone");
+    }
+    changed();
+
+    if (!want_run) {
+        kill_leftovers();
+        enter(Phase::Stopped, Event::Exit, was_child ? "gateway " + describe_exit(exit) : "orphan stopped");
+        if (op.kind == Job::Stop || op.kind == Job::Shutdown)
+            finish_op(result(OpError::None, "stopped"));
+        return;
+    }
+    if (!was_child || (op.kind == Job::Replace && op.old_pid == pid)) {
+        // The orphan is gone, or the old gateway of a replace: start ours,
+        // once what is left of the old one's process group had its chance
+        // to exit.
+        const std::string why = op.options.reason.empty() ? "replace" : op.options.reason;
+        if (corpse)
+            enter(Phase::AutoRestart, Event::Exit, "waiting for what the old gateway left to exit", kLeftoverGrace,
+                  [this, why] { try_start(why); });
+        else
+            // On the next turn of the loop, so that observers see the
+            // moment without a gateway; the kill phase's timer is moot now.
+            timer = loop.add_defer([this, why] { try_start(why); });
         return;
     }
     // An exit nobody asked for, or a start that failed: the restart policy
     // decides. A caller waiting for a start hears why it failed.
-    if (pending_)
-        fail_pending(OpError::StartFailed, "gateway pid " + std::to_string(pid) + " " + describe_exit(exit) +
-                                               " before it was ready");
-    if (exit.kind == "exited" && exit.status == kExitConfigError) {
-        enter_failed("configuration error: the gateway exited with status 78", kExitConfigError);
+    if (op.kind == Job::Start || op.kind == Job::Replace)
+        fail_op(OpError::StartFailed, "gateway pid " + std::to_string(pid) + " " + describe_exit(exit) +
+                                          " before it was ready");
+    ExitClass cls = ExitClass::Crash;
+    if (exit.kind == "exited" && exit.status == kExitConfigError)
+        cls = ExitClass::ConfigError;
+    else if (exit.kind == "exited" && exit.status == kExitRestartMe && was_ready && !start_failed)
+        cls = ExitClass::RestartMe;
+    RestartDecision d = policy.on_exit(cls, EventLoop::now_usec());
+    switch (d.kind) {
+    case RestartDecision::Kind::Fail:
+        kill_leftovers();
+        fail(Event::CrashLoop, d.why + "; last: gateway " + describe_exit(exit),
+             cls == ExitClass::ConfigError ? kExitConfigError : kExitFailure);
+        return;
+    case RestartDecision::Kind::Now:
+    case RestartDecision::Kind::After: {
+        const std::string why = d.why + " after the gateway " + describe_exit(exit);
+        const microseconds delay = corpse ? std::max(d.delay, kLeftoverGrace) : d.delay;
+        enter(Phase::AutoRestart, Event::Exit, why, delay, [this, why] {
+            ++restarts;
+            changed();
+            try_start(why);
+        });
         return;
     }
-    bool restart_me = exit.kind == "exited" && exit.status == kExitRestartMe && !failed_start;
-    schedule_restart(exit, !restart_me);
+    }
 }
 
-void Supervisor::schedule_restart(const ExitInfo& exit, bool crash)
+// ---------------------------------------------------------------- leftovers
+
+// Our dead gateway is not reaped yet, so its process group cannot be
+// anyone else's: what remains in it is the gateway's (workers that
+// inherited gateway.lock, a late child). They get SIGTERM now and SIGKILL
+// before the next start.
+bool Supervisor::Impl::term_leftovers()
 {
-    microseconds delay{0};
-    if (crash) {
-        std::uint64_t now = EventLoop::now_usec();
-        crash_times_.push_back(now);
-        auto window = static_cast<std::uint64_t>(config_.burst_window.count());
-        std::erase_if(crash_times_, [&](std::uint64_t t) { return now - t > window; });
-        if (crash_times_.size() > config_.burst) {
-            std::string why = "crashed " + std::to_string(crash_times_.size()) + " times within " +
-                              seconds_text(config_.burst_window) + "; last: " + describe_exit(exit);
-            enter_failed(why, kExitFailure);
+    if (!corpse)
+        return false;
+    if (group_members(corpse).empty()) {
+        int ignored = 0;
+        ::waitpid(corpse, &ignored, 0);
+        corpse = 0;
+        return false;
+    }
+    log::warning("the dead gateway's process group still has processes; sending them SIGTERM", corpse);
+    ::killpg(corpse, SIGTERM);
+    ::killpg(corpse, SIGCONT);
+    return true;
+}
+
+void Supervisor::Impl::kill_leftovers()
+{
+    if (!corpse)
+        return;
+    if (!group_members(corpse).empty()) {
+        log::warning("sending SIGKILL to what is left of the dead gateway's process group", corpse);
+        ::killpg(corpse, SIGKILL);
+    }
+    int ignored = 0;
+    ::waitpid(corpse, &ignored, 0);
+    corpse = 0;
+}
+
+// ---------------------------------------------------------------- obstacles
+
+void Supervisor::Impl::on_obstacle_gone()
+{
+    obstacle_source.reset();
+    obstacle_watch.reset();
+    if (phase == Phase::Waiting || phase == Phase::Foreign)
+        try_start("what blocked the start is gone");
+}
+
+// ---------------------------------------------------------------- operations
+
+OpResult Supervisor::Impl::result(OpError e, std::string message) const
+{
+    return {e, std::move(message), gw ? gw->pid : 0, generation};
+}
+
+microseconds Supervisor::Impl::start_budget() const
+{
+    return config.ready_timeout + config.drain_timeout + config.stop_timeout + config.kill_timeout;
+}
+
+microseconds Supervisor::Impl::stop_budget(Phase from) const
+{
+    switch (from) {
+    case Phase::Draining: return config.stop_timeout + config.kill_timeout;
+    case Phase::Stopping:
+    case Phase::Recovering: return config.kill_timeout;
+    default: return microseconds{0};
+    }
+}
+
+void Supervisor::Impl::begin_op(Job kind, const OpOptions& opts, Completion done, microseconds default_timeout)
+{
+    op.kind = kind;
+    op.options = opts;
+    op.waiters.push_back(std::move(done));
+    op.old_pid = gw ? gw->pid : 0;
+    // A start waits for the gateway starting now, if any; a replace for one
+    // spawned after its stop.
+    op.spawned = kind == Job::Start && gw && gw->child;
+    const microseconds limit = opts.timeout.value_or(default_timeout);
+    if (limit.count() > 0)
+        op.deadline = loop.add_timer(limit, [this] {
+            // The callers stop waiting; the machine goes on (a replace still
+            // ends with Replaced and READY=1, and later calls join it).
+            auto waiters = std::exchange(op.waiters, {});
+            OpResult r = result(OpError::Timeout, "the operation did not finish in time; it goes on in the background");
+            for (auto& w : waiters)
+                w(r);
+        });
+}
+
+void Supervisor::Impl::finish_op(const OpResult& r)
+{
+    Operation done = std::move(op);
+    op = Operation{};
+    for (auto& w : done.waiters)
+        w(r);
+    changed();
+}
+
+void Supervisor::Impl::fail_op(OpError e, const std::string& message)
+{
+    if (op.kind == Job::None)
+        return;
+    finish_op(result(e, message));
+}
+
+void Supervisor::Impl::start_followup()
+{
+    if (followup.waiters.empty() || op.kind != Job::None)
+        return;
+    Operation next = std::move(followup);
+    followup = Operation{};
+    auto waiters = std::move(next.waiters);
+    Completion first = std::move(waiters.front());
+    owner.replace(next.options, true, std::move(first));
+    for (std::size_t i = 1; i < waiters.size(); ++i)
+        op.waiters.push_back(std::move(waiters[i]));
+}
+
+// ---------------------------------------------------------------- Supervisor
+
+Supervisor::Supervisor(EventLoop& loop, Config config, std::optional<ManagerLock> manager)
+    : paths_(paths_for(config.hermes_home.empty() ? default_home() : config.hermes_home)),
+      config_(std::move(config))
+{
+    impl_ = std::make_unique<Impl>(*this, loop, config_, paths_);
+    if (manager) {
+        impl_->manager = std::move(manager);
+        if (impl_->manager->previous() && impl_->manager->previous()->child)
+            impl_->marked_child = impl_->manager->previous()->child;
+    }
+}
+
+Supervisor::~Supervisor() = default;
+
+void Supervisor::add_observer(SupervisorObserver* o) { impl_->observers.push_back(o); }
+
+void Supervisor::remove_observer(SupervisorObserver* o) { std::erase(impl_->observers, o); }
+
+Snapshot Supervisor::snapshot() const
+{
+    const Impl& m = *impl_;
+    Snapshot s;
+    s.phase = m.phase;
+    s.job = m.op.kind;
+    s.state = state_of(m.phase, m.op.kind);
+    s.generation = m.generation;
+    s.restarts = m.restarts;
+    s.last_exit = m.last_exit;
+    s.failure_reason = m.failure_reason;
+    s.blocked_reason = m.blocked_reason;
+    s.foreign_pid = m.foreign_pid;
+    s.command = config_.command;
+    if (m.gw && m.gw->child) {
+        s.pid = m.gw->pid;
+        s.started_at_usec = m.gw->started_at_usec;
+        s.ready = m.gw->ready;
+        s.status_text = m.gw->status_text;
+    }
+    return s;
+}
+
+bool Supervisor::healthy(microseconds grace) const
+{
+    const Impl& m = *impl_;
+    if (m.phase == Phase::Failed)
+        return false;
+    // Running or stopped on request, an operation someone asked for (it has
+    // timeouts of its own), or a wait on the environment that a restart of
+    // the daemon would not shorten: healthy. A gateway that keeps crashing,
+    // or that is not ready, is not, once that has lasted `grace`.
+    if (m.phase == Phase::Running || m.phase == Phase::Stopped || m.phase == Phase::Waiting ||
+        m.phase == Phase::Foreign || m.op.kind != Job::None)
+        return true;
+    return EventLoop::now_usec() - m.healthy_at < static_cast<std::uint64_t>(grace.count());
+}
+
+void Supervisor::boot(Completion done) { start(OpOptions{"daemon start", {}, {}}, std::move(done)); }
+
+void Supervisor::start(const OpOptions& opts, Completion done)
+{
+    Impl& m = *impl_;
+    if (opts.if_generation && *opts.if_generation != m.generation) {
+        done(m.result(OpError::GenerationMismatch, "generation is " + std::to_string(m.generation) + ", not " +
+                                                       std::to_string(*opts.if_generation)));
+        return;
+    }
+    if (m.op.kind == Job::Start || m.op.kind == Job::Replace) {
+        m.op.waiters.push_back(std::move(done)); // answered when the gateway is ready
+        return;
+    }
+    if (m.op.kind != Job::None) {
+        done(m.result(OpError::Busy, "another operation is in progress (" + std::string(to_string(m.op.kind)) + ")"));
+        return;
+    }
+    if (m.phase == Phase::Running) {
+        done(m.result(OpError::None, "already running"));
+        return;
+    }
+    const std::string reason = opts.reason.empty() ? "start requested" : opts.reason;
+    m.begin_op(Job::Start, opts, std::move(done), m.start_budget());
+    if (m.phase == Phase::Stopped || m.phase == Phase::Failed)
+        m.policy.reset();
+    m.want_run = true;
+    if (!m.gw)
+        m.try_start(reason); // from stopped, failed, auto-restart, waiting, foreign: now
+}
+
+void Supervisor::stop(const OpOptions& opts, Completion done)
+{
+    Impl& m = *impl_;
+    if (opts.if_generation && *opts.if_generation != m.generation) {
+        done(m.result(OpError::GenerationMismatch, "generation is " + std::to_string(m.generation) + ", not " +
+                                                       std::to_string(*opts.if_generation)));
+        return;
+    }
+    // A stop wins over a start or replace in progress: it may be stuck.
+    if (m.op.kind == Job::Start || m.op.kind == Job::Replace)
+        m.fail_op(OpError::Failed, "cancelled by a stop request");
+    for (auto& w : std::exchange(m.followup.waiters, {}))
+        w(m.result(OpError::Failed, "cancelled by a stop request"));
+    if (m.op.kind == Job::Stop || m.op.kind == Job::Shutdown) {
+        m.op.waiters.push_back(std::move(done));
+        return;
+    }
+    const std::string reason = opts.reason.empty() ? "stop requested" : opts.reason;
+    m.want_run = false;
+    m.begin_op(Job::Stop, opts, std::move(done), microseconds{0});
+    if (!m.gw) {
+        m.enter(Phase::Stopped, Event::Stop, reason);
+        m.finish_op(m.result(OpError::None, "stopped"));
+        return;
+    }
+    m.stop_gateway(Event::Stop, reason);
+}
+
+void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Completion done)
+{
+    Impl& m = *impl_;
+    if (opts.if_generation && *opts.if_generation != m.generation) {
+        done(m.result(OpError::GenerationMismatch, "generation is " + std::to_string(m.generation) + ", not " +
+                                                       std::to_string(*opts.if_generation)));
+        return;
+    }
+    const std::string reason = opts.reason.empty() ? "replace requested" : opts.reason;
+    if (m.op.kind == Job::Stop || m.op.kind == Job::Shutdown) {
+        done(m.result(OpError::Busy, "the gateway is being stopped"));
+        return;
+    }
+    if (m.op.kind == Job::Start || m.op.kind == Job::Replace) {
+        // Join only if the gateway it waits for will be spawned after this
+        // call; else one follow-up replace, shared by every late caller.
+        if (!m.op.spawned) {
+            m.op.waiters.push_back(std::move(done));
+        } else {
+            if (m.followup.waiters.empty())
+                m.followup.options = opts;
+            m.followup.waiters.push_back(std::move(done));
+        }
+        return;
+    }
+    if (!m.gw) {
+        const bool stopped = m.phase == Phase::Stopped || m.phase == Phase::Failed;
+        if (stopped && !restart_if_stopped) {
+            done(m.result(OpError::NotRunning,
+                          "no gateway is running (state " + std::string(to_string(state_of(m.phase, m.op.kind))) + ")"));
             return;
         }
-        // The first crash after a healthy run restarts at once (a kill -9
-        // should cost nothing); each further one in a row waits twice as long.
-        if (consecutive_crashes_ > 0) {
-            delay = config_.restart_delay;
-            for (unsigned i = 1; i < consecutive_crashes_ && delay < config_.restart_delay_max; ++i)
-                delay *= 2;
-            delay = std::min(delay, config_.restart_delay_max);
-        }
-        ++consecutive_crashes_;
+        m.begin_op(Job::Replace, opts, std::move(done), m.start_budget());
+        if (stopped)
+            m.policy.reset();
+        m.want_run = true;
+        m.try_start(reason);
+        return;
     }
-    std::string why = "restarting in " + seconds_text(delay) + " after the gateway " + describe_exit(exit);
-    set_state(State::Starting, why);
-    restart_timer_ = loop_.add_timer(delay, [this, why] {
-        ++restarts_;
-        changed({"Restarts"});
-        begin_start(why);
-    });
+    if (m.phase != Phase::Running) {
+        // Spawned before this call (starting), or on its way out: a
+        // follow-up replace once a gateway is ready.
+        if (m.followup.waiters.empty())
+            m.followup.options = opts;
+        m.followup.waiters.push_back(std::move(done));
+        return;
+    }
+    // Check before we stop: a gateway that provably cannot start again is
+    // not stopped for nothing.
+    if (auto problem = start_problem(paths_)) {
+        done(m.result(OpError::CannotStart, "a new gateway could not start, so the running one was left alone: " +
+                                                *problem));
+        return;
+    }
+    m.begin_op(Job::Replace, opts, std::move(done), opts.timeout ? *opts.timeout : microseconds{0});
+    m.want_run = true;
+    // Drain first (Hermes finishes its current work on SIGUSR1), stop-first
+    // because two pollers on one bot token conflict.
+    m.signal_gateway(SIGUSR1, Phase::Draining, Event::Replace, reason);
 }
 
-// ---------------------------------------------------------------- recovery
-
-void Supervisor::recover_orphan()
+void Supervisor::shutdown(Completion done)
 {
-    Verdict v = validate(paths_);
-    if (v.kind != VerdictKind::Live || !v.record() || !v.process || !v.process->start_time)
-        return;
-    // A gateway runs that is not our child: left by a previous daemon that
-    // crashed, or started by hand. Two would fight over the bot token, so
-    // it is stopped, through a pidfd proven to name it.
-    ProcessIdentity id{v.record()->pid, *v.process->start_time, current_boot_id()};
-    std::string why;
-    auto handle = ProcessHandle::open_verified(id, &why);
-    if (!handle) {
-        log::warning("found a gateway record for pid " + std::to_string(id.pid) + " but will not signal it: " + why);
+    Impl& m = *impl_;
+    if (m.op.kind != Job::None && m.op.kind != Job::Shutdown)
+        m.fail_op(OpError::Failed, "the daemon is shutting down");
+    for (auto& w : std::exchange(m.followup.waiters, {}))
+        w(m.result(OpError::Failed, "the daemon is shutting down"));
+    m.want_run = false;
+    if (m.op.kind == Job::Shutdown) {
+        m.op.waiters.push_back(std::move(done));
         return;
     }
-    log::warning("stopping a gateway that is not ours (" + v.summary + ")", id.pid);
-    for (int sig : {SIGTERM, SIGKILL}) {
-        if (!handle->send_signal(sig))
-            break;
-        auto wait = sig == SIGTERM ? config_.stop_timeout : config_.kill_timeout;
-        pollfd p{handle->fd(), POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(wait.count() / 1000)) > 0)
-            break;
+    m.begin_op(Job::Shutdown, {}, std::move(done), microseconds{0});
+    if (!m.gw) {
+        m.enter(Phase::Stopped, Event::Shutdown, "daemon shutdown");
+        m.finish_op(m.result(OpError::None, "stopped"));
+        return;
     }
+    if (m.phase == Phase::Draining)
+        m.signal_gateway(SIGTERM, Phase::Stopping, Event::Shutdown, "daemon shutdown");
+    else
+        m.stop_gateway(Event::Shutdown, "daemon shutdown");
+}
+
+void Supervisor::on_fault(const std::string& where, const std::string& what)
+{
+    Impl& m = *impl_;
+    log::error("fault in " + where + ": " + what + " (phase " + std::string(to_string(m.phase)) + ")");
+    // With a gateway, its exit watch and the phase's timer still hold the
+    // machine. Without one, a start we wanted must not be lost.
+    if (!m.gw && m.want_run && m.phase != Phase::Waiting)
+        m.block("internal fault: " + what);
 }
 
 } // namespace hgw::daemon

@@ -1,15 +1,21 @@
 #pragma once
-// The gateway's life: start it as our child, know the instant it dies (pidfd),
-// keep its PID file true, restart it by policy, replace it safely.
+// The gateway's life as one explicit state machine: start it as our child,
+// know the instant it dies (pidfd), keep its PID file true, restart it by
+// policy, replace it safely, and wait out whatever the environment throws at
+// it. docs/state-machine.md is the table (phase x event -> action, next
+// phase); state_table.h is the same table in code, and every transition is
+// checked against it.
 //
 // Single-threaded: every method runs on the event loop's thread, and every
 // operation that takes time completes later through its Completion.
 
-#include "core/pidfile.h"
+#include "core/home.h"
+#include "core/manager_lock.h"
 #include "daemon/child_notify.h"
 #include "daemon/config.h"
 #include "daemon/event_loop.h"
-#include "daemon/systemd_notifier.h"
+#include "daemon/phase.h"
+#include "daemon/restart_policy.h"
 #include "process/process_handle.h"
 #include "util/unique_fd.h"
 
@@ -22,18 +28,18 @@
 
 namespace hgw::daemon {
 
-enum class State { Stopped, Starting, Running, Replacing, Stopping, Failed };
-std::string_view to_string(State s);
-
 struct ExitInfo {
     std::string kind; // "exited", "killed", "dumped"; empty before any exit
     int status = 0;   // exit code or signal number
 };
 ExitInfo exit_info_from_wait_status(int status);
+std::string describe_exit(const ExitInfo& exit);
 
 // Everything GetStatus reports.
 struct Snapshot {
-    State state = State::Stopped;
+    State state = State::Stopped; // what people see
+    Phase phase = Phase::Stopped; // where the machine is
+    Job job = Job::None;          // the operation under way
     pid_t pid = 0;
     std::uint64_t generation = 0;
     std::uint64_t started_at_usec = 0; // CLOCK_REALTIME
@@ -41,7 +47,9 @@ struct Snapshot {
     std::uint32_t restarts = 0;
     ExitInfo last_exit;
     std::string status_text;    // the gateway's last STATUS=
-    std::string failure_reason; // for State::Failed
+    std::string failure_reason; // for Phase::Failed
+    std::string blocked_reason; // for Phase::Waiting and Phase::Foreign
+    pid_t foreign_pid = 0;      // for Phase::Foreign: who holds the home
     std::vector<std::string> command;
 };
 
@@ -51,7 +59,7 @@ struct OpOptions {
     std::optional<std::uint64_t> if_generation;
 };
 
-enum class OpError { None, Busy, Timeout, NotRunning, GenerationMismatch, StartFailed, Failed };
+enum class OpError { None, Busy, Timeout, NotRunning, GenerationMismatch, StartFailed, CannotStart, Failed };
 std::string_view to_string(OpError e);
 
 struct OpResult {
@@ -63,29 +71,55 @@ struct OpResult {
 };
 using Completion = std::function<void(const OpResult&)>;
 
-// What the D-Bus layer hears. All calls come from the loop thread.
-class SupervisorEvents {
+// One step of the machine, as observers hear it.
+struct PhaseChange {
+    Phase from = Phase::Stopped;
+    Phase to = Phase::Stopped;
+    State state_from = State::Stopped;
+    State state_to = State::Stopped;
+    Job job = Job::None;
+    std::string reason;
+    pid_t pid = 0; // the gateway's, 0 if none
+    std::uint64_t generation = 0;
+    // How long the new phase may last before its timer fires; for
+    // EXTEND_TIMEOUT_USEC while stopping.
+    std::optional<microseconds> timer;
+};
+
+// What the bus layer and the systemd reporter hear. Every call comes from
+// the loop thread, and none may call back into the supervisor's operations.
+class SupervisorObserver {
 public:
-    virtual ~SupervisorEvents() = default;
-    virtual void state_changed(State old_state, State new_state, const std::string& reason) = 0;
-    virtual void replaced(pid_t old_pid, pid_t new_pid, std::uint64_t generation, const std::string& reason) = 0;
-    virtual void gateway_exited(pid_t pid, const ExitInfo& exit) = 0;
-    virtual void pidfile_repaired(const std::string& verdict, pid_t stale_pid) = 0;
-    // Names of D-Bus properties whose values changed.
-    virtual void properties_changed(const std::vector<std::string>& names) = 0;
+    virtual ~SupervisorObserver() = default;
+    virtual void phase_changed(const PhaseChange& /*change*/) {}
+    // A replace (or a restart of a running gateway) ended with a new gateway ready.
+    virtual void replaced(pid_t /*old_pid*/, pid_t /*new_pid*/, std::uint64_t /*generation*/,
+                          const std::string& /*reason*/) {}
+    // The first gateway of a replace became ready, or a first start did.
+    virtual void gateway_ready(pid_t /*pid*/, std::uint64_t /*generation*/) {}
+    virtual void gateway_exited(pid_t /*pid*/, const ExitInfo& /*exit*/) {}
+    virtual void gateway_status(const std::string& /*text*/) {}
+    virtual void pidfile_repaired(const std::string& /*verdict*/, pid_t /*stale_pid*/) {}
+    // Something snapshot() reports may have changed: diff it when convenient.
+    virtual void changed() {}
 };
 
 class Supervisor {
 public:
-    Supervisor(EventLoop& loop, Config config, SystemdNotifier& systemd);
+    // `manager`: the per-home manager lock, if main could take it already;
+    // else the supervisor takes it before its first start (and waits while
+    // it cannot).
+    Supervisor(EventLoop& loop, Config config, std::optional<ManagerLock> manager = {});
     ~Supervisor();
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    void set_events(SupervisorEvents* events) { events_ = events; }
+    void add_observer(SupervisorObserver* observer);
+    void remove_observer(SupervisorObserver* observer);
 
     // Recovers from what a previous run left (orphaned gateway, stale
-    // record), then starts the gateway. `done` fires once it is ready or failed.
+    // record), then starts the gateway. `done` fires once it is ready, the
+    // start failed for good, or its timeout passed (the daemon keeps trying).
     void boot(Completion done);
 
     void start(const OpOptions& opts, Completion done);
@@ -99,67 +133,19 @@ public:
     [[nodiscard]] const HomePaths& paths() const { return paths_; }
     [[nodiscard]] const Config& config() const { return config_; }
 
-    // Is the gateway healthy enough for us to pet systemd's watchdog?
-    [[nodiscard]] bool healthy() const;
+    // Is the gateway healthy enough for us to pet systemd's watchdog? False
+    // once it has been unhealthy for longer than `grace`.
+    [[nodiscard]] bool healthy(microseconds grace) const;
+
+    // An exception escaped an event callback: log it as a fault and move
+    // the machine somewhere safe. Called by the loop's fault handler.
+    void on_fault(const std::string& where, const std::string& what);
 
 private:
-    struct Child;
-    struct Pending;
-    enum class OpKind { Start, Stop, Replace, Shutdown };
-
-    // Operations.
-    static std::unique_ptr<Pending> make_pending(OpKind kind, const OpOptions& options, Completion done,
-                                                 pid_t old_pid);
-    bool generation_differs(const OpOptions& opts, const Completion& done) const;
-    bool join_or_refuse(OpKind kind, const Completion& done);
-    void begin_start(const std::string& reason);
-    void begin_stop(int first_signal, const std::string& reason);
-    void finish_pending(const OpResult& r);
-    void fail_pending(OpError error, const std::string& message);
-
-    // Events.
-    void on_child_exit();
-    void on_notify(pid_t sender, const NotifyMessage& msg);
-    void on_ready_timeout();
-    void on_escalate();
-    void on_child_watchdog_lapse();
-    void on_home_changed();
-
-    // Steps.
-    void mark_ready(const std::string& how);
-    void after_exit(const ExitInfo& exit, pid_t pid, bool failed_start);
-    void schedule_restart(const ExitInfo& exit, bool crash);
-    bool prepare_pidfile(std::string& error);
-    void remove_record_of(pid_t pid, std::uint64_t start_time);
-    void recover_orphan();
-    void arm_child_watchdog();
-    void set_state(State s, const std::string& reason);
-    // Into `failed`; with --exit-on-failure the daemon then exits with exit_code.
-    void enter_failed(const std::string& why, int exit_code);
-    void changed(std::vector<std::string> names);
-    [[nodiscard]] std::string describe_exit(const ExitInfo& exit) const;
-
-    EventLoop& loop_;
-    Config config_;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
     HomePaths paths_;
-    SystemdNotifier& systemd_;
-    SupervisorEvents* events_ = nullptr;
-    std::unique_ptr<ChildNotifySocket> notify_;
-    UniqueFd inotify_;
-    EventSource inotify_source_;
-
-    State state_ = State::Stopped;
-    std::unique_ptr<Child> child_;
-    std::uint64_t generation_ = 0;
-    std::uint32_t restarts_ = 0;
-    ExitInfo last_exit_;
-    std::string failure_reason_;
-    bool told_systemd_ready_ = false;
-    bool reloading_ = false; // RELOADING=1 sent to systemd, not yet ended by READY=1
-    std::vector<std::uint64_t> crash_times_; // monotonic usec, for the burst limit
-    unsigned consecutive_crashes_ = 0;
-    EventSource restart_timer_;
-    std::unique_ptr<Pending> pending_;
+    Config config_;
 };
 
 } // namespace hgw::daemon

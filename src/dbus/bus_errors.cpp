@@ -16,6 +16,7 @@ sdbus::Error to_bus_error(const daemon::OpResult& r)
     case OpError::NotRunning: name = kErrNotRunning; break;
     case OpError::GenerationMismatch: name = kErrGenerationMismatch; break;
     case OpError::StartFailed: name = kErrStartFailed; break;
+    case OpError::CannotStart: name = kErrCannotStart; break;
     case OpError::None:
     case OpError::Failed: name = kErrFailed; break;
     }

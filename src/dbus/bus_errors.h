@@ -19,6 +19,7 @@ inline constexpr const char* kErrNotRunning = "org.hermes.Gateway1.Error.NotRunn
 inline constexpr const char* kErrGenerationMismatch = "org.hermes.Gateway1.Error.GenerationMismatch";
 inline constexpr const char* kErrInvalidArgs = "org.hermes.Gateway1.Error.InvalidArgs";
 inline constexpr const char* kErrStartFailed = "org.hermes.Gateway1.Error.StartFailed";
+inline constexpr const char* kErrCannotStart = "org.hermes.Gateway1.Error.CannotStart";
 inline constexpr const char* kErrFailed = "org.hermes.Gateway1.Error.Failed";
 
 // The D-Bus error for a failed operation (r.ok() must be false).

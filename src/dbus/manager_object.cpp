@@ -134,18 +134,20 @@ VariantMap status_map(const daemon::Snapshot& s, const HomePaths& paths, pid_t d
     return m;
 }
 
-ManagerObject::ManagerObject(sdbus::IConnection& connection, daemon::Supervisor& supervisor)
+ManagerObject::ManagerObject(sdbus::IConnection& connection, daemon::EventLoop& loop, daemon::Supervisor& supervisor)
     : AdaptorInterfaces(connection, daemon::kObjectPath)
+    , loop_(loop)
     , supervisor_(supervisor)
     , authorizer_(connection, make_access_policy(supervisor.config().allowed_group, ::geteuid()))
 {
     registerAdaptor();
-    supervisor_.set_events(this);
+    published_ = supervisor_.snapshot();
+    supervisor_.add_observer(this);
 }
 
 ManagerObject::~ManagerObject()
 {
-    supervisor_.set_events(nullptr);
+    supervisor_.remove_observer(this);
     unregisterAdaptor();
 }
 
@@ -284,21 +286,25 @@ std::vector<std::string> ManagerObject::Command()
 
 // ---- Supervisor events ----
 
-void ManagerObject::state_changed(daemon::State old_state, daemon::State new_state, const std::string& reason)
+void ManagerObject::phase_changed(const daemon::PhaseChange& c)
 {
+    if (c.state_from == c.state_to)
+        return;
     emit_safely("StateChanged", [&] {
-        emitStateChanged(std::string(daemon::to_string(old_state)), std::string(daemon::to_string(new_state)),
-                         reason);
+        emitStateChanged(std::string(daemon::to_string(c.state_from)), std::string(daemon::to_string(c.state_to)),
+                         c.reason);
     });
 }
 
 void ManagerObject::replaced(pid_t old_pid, pid_t new_pid, std::uint64_t generation, const std::string& reason)
 {
+    flush();
     emit_safely("Replaced", [&] { emitReplaced(as_u32(old_pid), as_u32(new_pid), generation, reason); });
 }
 
 void ManagerObject::gateway_exited(pid_t pid, const daemon::ExitInfo& exit)
 {
+    flush();
     emit_safely("GatewayExited",
                 [&] { emitGatewayExited(as_u32(pid), exit.kind, static_cast<std::int32_t>(exit.status)); });
 }
@@ -308,8 +314,42 @@ void ManagerObject::pidfile_repaired(const std::string& verdict, pid_t stale_pid
     emit_safely("PidFileRepaired", [&] { emitPidFileRepaired(verdict, as_u32(stale_pid)); });
 }
 
-void ManagerObject::properties_changed(const std::vector<std::string>& names)
+void ManagerObject::changed()
 {
+    if (!publish_)
+        publish_ = loop_.add_defer(
+            [this] {
+                publish_.reset();
+                publish_changes();
+            },
+            /*first=*/true);
+}
+
+void ManagerObject::flush()
+{
+    if (!publish_)
+        return;
+    publish_.reset();
+    publish_changes();
+}
+
+void ManagerObject::publish_changes()
+{
+    daemon::Snapshot now = supervisor_.snapshot();
+    const daemon::Snapshot& was = published_;
+    std::vector<std::string> names;
+    auto check = [&](const char* name, bool differs) {
+        if (differs)
+            names.emplace_back(name);
+    };
+    check("State", now.state != was.state);
+    check("GatewayPID", now.pid != was.pid);
+    check("Generation", now.generation != was.generation);
+    check("StartedAt", now.started_at_usec != was.started_at_usec);
+    check("Ready", now.ready != was.ready);
+    check("Restarts", now.restarts != was.restarts);
+    check("LastExit", now.last_exit.kind != was.last_exit.kind || now.last_exit.status != was.last_exit.status);
+    published_ = std::move(now);
     if (names.empty())
         return;
     emit_safely("PropertiesChanged", [&] { getObject().emitPropertiesChangedSignal(INTERFACE_NAME, names); });

@@ -24,14 +24,14 @@ namespace hgw::bus {
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::hermes::Gateway1::Manager_adaptor>
-    , public daemon::SupervisorEvents {
+    , public daemon::SupervisorObserver {
 public:
     // Registers the object at daemon::kObjectPath on `connection` and
     // becomes `supervisor`'s event listener. Construct it before
     // requestName(). Both arguments must outlive the object, and the
     // connection must outlive the supervisor too: pending async calls hold
     // messages of the connection until the supervisor completes them.
-    ManagerObject(sdbus::IConnection& connection, daemon::Supervisor& supervisor);
+    ManagerObject(sdbus::IConnection& connection, daemon::EventLoop& loop, daemon::Supervisor& supervisor);
     // Stops listening to the supervisor and unregisters the object.
     ~ManagerObject() override;
 
@@ -60,18 +60,26 @@ private:
     std::vector<std::string> Command() override;
 
     // Supervisor events -> signals.
-    void state_changed(daemon::State old_state, daemon::State new_state, const std::string& reason) override;
+    void phase_changed(const daemon::PhaseChange& change) override;
     void replaced(pid_t old_pid, pid_t new_pid, std::uint64_t generation, const std::string& reason) override;
     void gateway_exited(pid_t pid, const daemon::ExitInfo& exit) override;
     void pidfile_repaired(const std::string& verdict, pid_t stale_pid) override;
-    void properties_changed(const std::vector<std::string>& names) override;
+    void changed() override;
+    // Once per loop iteration: PropertiesChanged for what differs from the last snapshot.
+    void publish_changes();
+    // Publishes what is pending now: a signal that follows a change (Replaced,
+    // GatewayExited) comes after the properties that describe it.
+    void flush();
 
     // Throws sdbus::Error(kErrAccessDenied) unless the caller of the method
     // being handled may change the gateway.
     void authorize(const char* method) const;
 
+    daemon::EventLoop& loop_;
     daemon::Supervisor& supervisor_;
     Authorizer authorizer_;
+    daemon::Snapshot published_;
+    daemon::EventSource publish_;
 };
 
 // GetStatus' dictionary, from a snapshot of the supervisor.

@@ -1,6 +1,11 @@
 #include "process/proc_stat.h"
 
+#include "process/process_info.h"
+
+#include <dirent.h>
+
 #include <charconv>
+#include <string>
 #include <vector>
 
 namespace hgw {
@@ -49,16 +54,41 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text)
         return std::nullopt;
 
     auto ppid = to_number<pid_t>(rest[1]);
+    auto pgrp = to_number<pid_t>(rest[2]);
     auto start = to_number<std::uint64_t>(rest[19]);
-    if (!ppid || !start)
+    if (!ppid || !pgrp || !start)
         return std::nullopt;
 
     ProcStat st;
     st.comm = std::string(text.substr(open + 1, close - open - 1));
     st.state = rest[0][0];
     st.ppid = *ppid;
+    st.pgrp = *pgrp;
     st.start_time = *start;
     return st;
+}
+
+std::optional<ProcStat> read_proc_stat(pid_t pid)
+{
+    auto text = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!text)
+        return std::nullopt;
+    return parse_proc_stat(*text);
+}
+
+std::vector<pid_t> list_processes()
+{
+    std::vector<pid_t> out;
+    DIR* dir = ::opendir("/proc");
+    if (!dir)
+        return out;
+    while (dirent* e = ::readdir(dir)) {
+        auto pid = to_number<pid_t>(e->d_name);
+        if (pid && *pid > 0)
+            out.push_back(*pid);
+    }
+    ::closedir(dir);
+    return out;
 }
 
 } // namespace hgw

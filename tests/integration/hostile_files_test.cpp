@@ -147,6 +147,7 @@ std::string reason_name(StaleReason r)
     case StaleReason::NotGateway: return "not-gateway";
     case StaleReason::OtherHome: return "other-home";
     case StaleReason::LockFree: return "lock-free";
+    case StaleReason::NotHolder: return "not-holder";
     }
     return "?";
 }
@@ -746,7 +747,12 @@ TEST_CASE("`pidfile check` and `clean` exit codes with a real gateway: live, bus
     CHECK(jt["action"] == "nothing-to-do");
 }
 
-TEST_CASE("`pidfile clean` refuses a live gateway that runs without its lock: kept, exit 1", "[hostile][cli][process]")
+// Issue 8, item 7: a record is live only when its process holds this home's
+// gateway.lock (seen in its fdinfo). A gateway that runs without the lock is
+// not this home's instance, however well its record proves its identity: the
+// record is stale (not-holder) and clean removes it, signalling nothing.
+TEST_CASE("a gateway that runs without this home's lock is not live: stale not-holder, cleaned, untouched",
+          "[hostile][cli][process]")
 {
     TempHome home;
     NotifyListener notify((home.dir() / "notify.sock").string());
@@ -757,28 +763,29 @@ TEST_CASE("`pidfile clean` refuses a live gateway that runs without its lock: ke
     Child gw = Child::spawn({source_path("tests/stub/hermes"), "gateway", "run", "--no-pidfile"}, opts);
     REQUIRE(notify.wait_for("READY=1"));
     write_pid(home, serialize_record(record_for_process(gw.pid(), home.dir())));
-    Tree before = snapshot(home.dir());
 
     Verdict v = validate(home.paths());
     INFO("verdict: " << v.summary);
-    CHECK(v.kind == VerdictKind::Live);
+    CHECK(v.kind == VerdictKind::Stale);
+    CHECK(v.reason == StaleReason::NotHolder);
+    CHECK(v.holds_lock == Holds::No);
     CHECK_FALSE(v.lock.held);
 
     RunResult check = ctl("check", home);
     INFO("check: " << check.output);
-    CHECK(check.exit_code == 0);
+    CHECK(check.exit_code == 1);
+    auto jc = json_of(check);
+    REQUIRE_FALSE(jc.is_discarded());
+    CHECK(jc["reason"] == "not-holder");
+    CHECK(jc["holds_lock"] == "no");
 
     RunResult r = ctl("clean", home);
     INFO("clean: " << r.output);
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code == 0);
     auto j = json_of(r);
     REQUIRE_FALSE(j.is_discarded());
-    CHECK(j["action"] == "kept-live");
-    check_tree(before, snapshot(home.dir()), {}, {"gateway.lock"});
-
-    CleanOutcome out = clean(home.paths());
-    CHECK(out.action == CleanOutcome::Action::KeptLive);
-    CHECK(home.exists("gateway.pid"));
+    CHECK(j["action"] == "removed");
+    CHECK_FALSE(home.exists("gateway.pid"));
     CHECK_FALSE(gw.wait_exited_unreaped(std::chrono::milliseconds(0)));
 }
 

@@ -5,6 +5,7 @@
 #include "core/pidfile.h"
 #include "process/process_handle.h"
 #include "process/process_info.h"
+#include "helpers/stub_gateway.h"
 #include "support/child_process.h"
 #include "support/temp_home.h"
 
@@ -34,17 +35,6 @@ std::string find_program(const std::string& name)
             return p;
     }
     return {};
-}
-
-// The stub writes its files with the umask applied; pin it so they are 0644.
-Child start_stub(const TempHome& home, const NotifyListener& notify)
-{
-    SpawnOptions opts;
-    opts.env = {{"HERMES_HOME", home.dir().string()}, {"NOTIFY_SOCKET", notify.path()}};
-    mode_t old = ::umask(022);
-    Child c = Child::spawn({source_path("tests/stub/hermes"), "gateway", "run"}, opts);
-    ::umask(old);
-    return c;
 }
 
 // A plain child that reports READY=1 once it has exec'd, then waits. Waiting
@@ -281,7 +271,7 @@ TEST_CASE("a live gateway's pid and start time recorded under another boot id is
     // a reboot would look if the PID and start ticks happened to repeat.
     TempHome gw_home;
     NotifyListener notify((gw_home.dir() / "notify.sock").string());
-    Child gw = start_stub(gw_home, notify);
+    Child gw = start_stub_gateway(gw_home, notify);
     REQUIRE(notify.wait_for("READY=1"));
 
     TempHome home;
@@ -289,12 +279,14 @@ TEST_CASE("a live gateway's pid and start time recorded under another boot id is
     REQUIRE(rec.start_time);
     REQUIRE(rec.argv);
 
-    // Control: with this boot's id the same record proves a live gateway
-    // (without the lock), so only the boot id can make the difference below.
+    // Control: with this boot's id the same record passes every test of
+    // identity and is judged on the lock alone (not held by that process:
+    // not-holder), so only the boot id can make the difference below.
     home.write("gateway.pid", serialize_record(rec));
     Verdict control = validate(home.paths());
     INFO(control.summary);
-    REQUIRE(control.kind == VerdictKind::Live);
+    REQUIRE(control.kind == VerdictKind::Stale);
+    REQUIRE(control.reason == StaleReason::NotHolder);
 
     rec.boot_id = other_boot_id();
     const std::string bytes = serialize_record(rec);

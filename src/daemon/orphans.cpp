@@ -1,0 +1,98 @@
+#include "daemon/orphans.h"
+
+#include "core/lock_holders.h"
+#include "core/validation.h"
+#include "process/pidfd.h"
+#include "process/process_info.h"
+
+namespace hgw::daemon {
+
+namespace {
+
+std::string name_of(pid_t pid)
+{
+    auto argv = read_cmdline(pid);
+    std::string text = "pid " + std::to_string(pid);
+    if (argv && !argv->empty()) {
+        std::string cmd;
+        for (const auto& a : *argv)
+            cmd += (cmd.empty() ? "" : " ") + a;
+        if (cmd.size() > 120)
+            cmd = cmd.substr(0, 117) + "...";
+        text += " (" + cmd + ")";
+    }
+    return text;
+}
+
+UniqueFd watch_fd(pid_t pid) { return UniqueFd(pid > 0 ? pidfd_open(pid) : -1); }
+
+bool names_this_home(const PidRecord& r, const HomePaths& paths)
+{
+    return r.hermes_home && !r.hermes_home->empty() &&
+           (*r.hermes_home == paths.home.string() || canonical_home(*r.hermes_home) == canonical_home(paths.home));
+}
+
+Obstacle from_marker(const ProcessIdentity& child)
+{
+    Obstacle o;
+    std::string why;
+    auto handle = ProcessHandle::open_verified(child, &why);
+    if (!handle)
+        return o; // gone, or its PID reused since: nothing of ours left there
+    o.kind = Obstacle::Kind::Orphan;
+    o.pid = child.pid;
+    o.why = "the gateway a previous daemon of this home started, " + name_of(child.pid);
+    o.orphan = std::move(handle);
+    return o;
+}
+
+Obstacle from_record(const Verdict& v, const HomePaths& paths)
+{
+    Obstacle o;
+    const PidRecord& r = *v.record();
+    o.pid = r.pid;
+    Holds holds = process_holds_lock(r.pid, v.lock.id);
+    if (holds == Holds::Yes && names_this_home(r, paths) && v.process && v.process->start_time) {
+        std::string why;
+        auto handle = ProcessHandle::open_verified({r.pid, *v.process->start_time, current_boot_id()}, &why);
+        if (handle) {
+            o.kind = Obstacle::Kind::Orphan;
+            o.why = "a gateway of this home that is not our child, " + name_of(r.pid);
+            o.orphan = std::move(handle);
+            return o;
+        }
+    }
+    o.kind = Obstacle::Kind::Foreign;
+    o.why = "a gateway we cannot prove ours runs for this home: " + v.summary;
+    o.watch = watch_fd(r.pid);
+    return o;
+}
+
+} // namespace
+
+Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdentity>& marked_child)
+{
+    if (marked_child) {
+        Obstacle o = from_marker(*marked_child);
+        if (o.kind != Obstacle::Kind::None)
+            return o;
+    }
+    Verdict v = validate(paths);
+    if (v.kind == VerdictKind::Live && v.record())
+        return from_record(v, paths);
+    if (!v.lock.held)
+        return {};
+    Obstacle o;
+    o.kind = Obstacle::Kind::Holder;
+    std::vector<pid_t> holders = find_lock_holders(v.lock.id);
+    if (holders.empty()) {
+        o.why = "gateway.lock is held by a process we cannot see";
+        return o;
+    }
+    o.pid = holders.front();
+    o.why = "gateway.lock is held by " + name_of(o.pid);
+    o.watch = watch_fd(o.pid);
+    return o;
+}
+
+} // namespace hgw::daemon

@@ -1,0 +1,35 @@
+#pragma once
+// What stands in the way of starting our gateway, and whether it is ours to
+// stop. The rule: a process is signalled only when it is proven ours: the
+// child a previous daemon of this home recorded (pid, start time and boot id
+// match), or a gateway that holds this home's gateway.lock (seen in its
+// fdinfo) and whose record names this home. Anything else is left alone and
+// reported.
+
+#include "core/home.h"
+#include "process/process_handle.h"
+#include "util/unique_fd.h"
+
+#include <optional>
+#include <string>
+
+namespace hgw::daemon {
+
+struct Obstacle {
+    enum class Kind {
+        None,    // the home is free
+        Orphan,  // a gateway proven ours (a previous daemon's): stop it
+        Foreign, // a live gateway that is not proven ours: leave it, wait for it
+        Holder,  // gateway.lock held by something that is not a gateway: wait for it
+    };
+    Kind kind = Kind::None;
+    pid_t pid = 0;
+    std::string why;                     // one line for people
+    std::optional<ProcessHandle> orphan; // Orphan: a pidfd proven to name it
+    UniqueFd watch;                      // Foreign/Holder: a pidfd to learn when it exits (never signalled)
+};
+
+// `marked_child`: the child a previous daemon recorded before it exec'd it.
+Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdentity>& marked_child);
+
+} // namespace hgw::daemon
