@@ -86,6 +86,14 @@ ManagerLock::try_acquire(const HomePaths& paths)
     return lock;
 }
 
+bool ManagerLock::still_in_place() const noexcept
+{
+    struct stat ours {}, named {};
+    if (!fd_ || ::fstat(fd_.get(), &ours) != 0 || ::lstat(path_.c_str(), &named) != 0)
+        return false;
+    return ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
+}
+
 bool ManagerLock::record_child(const ProcessIdentity& child)
 {
     current_.child = child;

@@ -51,6 +51,9 @@ public:
     // after it is gone. Best effort: returns false (never throws) when the
     // file cannot be written (read-only fd, ENOSPC).
     bool record_child(const ProcessIdentity& child);
+    // Does the path still name the file we locked? Not after the home was
+    // deleted (and perhaps made anew): the lock then guards nothing.
+    [[nodiscard]] bool still_in_place() const noexcept;
     bool clear_child();
 
 private:

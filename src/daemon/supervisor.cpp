@@ -148,6 +148,7 @@ struct Supervisor::Impl {
     RestartPolicy policy;
     microseconds retry_delay = kRetryFirst;
     std::uint64_t healthy_at = 0; // monotonic: last moment the machine was healthy
+    std::uint64_t last_attempt = 0; // monotonic: the last start attempt
 
     std::uint64_t generation = 0;
     std::uint32_t restarts = 0;
@@ -282,6 +283,10 @@ void Supervisor::Impl::fail(Event ev, const std::string& why, int exit_code)
 
 bool Supervisor::Impl::ensure_manager()
 {
+    if (manager && !manager->still_in_place()) {
+        log::warning("the home's gatewayd.lock was removed (the home deleted?); taking it anew");
+        manager.reset();
+    }
     if (manager)
         return true;
     auto got = ManagerLock::try_acquire(paths);
@@ -305,8 +310,13 @@ void Supervisor::Impl::try_start(const std::string& reason)
 {
     if (!want_run || gw)
         return;
+    last_attempt = EventLoop::now_usec();
     kill_leftovers();
     try {
+        if (StartCheck home = check_home_exists(paths); !home) {
+            block(home.problem);
+            return;
+        }
         if (!ensure_manager())
             return;
         if (!watch.ensure()) {
@@ -458,8 +468,16 @@ void Supervisor::Impl::mark_ready(const std::string& how)
 
 void Supervisor::Impl::on_home_changed(bool record_touched, bool other_change)
 {
-    if (phase == Phase::Waiting && (other_change || record_touched)) {
-        try_start("the home changed");
+    if (phase == Phase::Waiting) {
+        if (!other_change && !record_touched)
+            return;
+        // A home something writes to all the time must not make this a
+        // busy loop: at most one attempt per first back-off.
+        const std::uint64_t next = last_attempt + static_cast<std::uint64_t>(kRetryFirst.count());
+        if (EventLoop::now_usec() >= next)
+            try_start("the home changed");
+        else
+            timer = loop.add_timer_at(next, [this] { try_start("the home changed"); });
         return;
     }
     if (!record_touched || !gw || !gw->child || gw->ready || phase != Phase::Starting ||
