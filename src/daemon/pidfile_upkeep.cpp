@@ -70,7 +70,7 @@ std::optional<std::string> start_problem(const HomePaths& paths)
 {
     StartCheck c = check_can_start(paths);
     if (c.ok)
-        return std::nullopt;
+        return storage_problem(paths); // a full disk: the new one could not write its record
     return c.hint.empty() ? c.problem : c.problem + " (" + c.hint + ")";
 }
 

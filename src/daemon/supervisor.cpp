@@ -238,7 +238,7 @@ void Supervisor::Impl::enter(Phase to, Event ev, const std::string& reason, std:
         healthy_at = EventLoop::now_usec();
 
     const pid_t pid = gw ? gw->pid : 0;
-    if (from != to || !reason.empty())
+    if (from != to) // a retry in the same phase logs its own line
         log::info("phase " + std::string(to_string(from)) + " -> " + std::string(to_string(to)) +
                       (reason.empty() ? "" : ": " + reason),
                   pid, generation);
