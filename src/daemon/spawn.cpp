@@ -63,6 +63,14 @@ namespace {
     ::_exit(127);
 }
 
+// A child that never ran the gateway: end it and reap it.
+void end_unstarted(pid_t pid)
+{
+    ::kill(pid, SIGKILL);
+    int ignored = 0;
+    ::waitpid(pid, &ignored, 0);
+}
+
 } // namespace
 
 std::map<std::string, std::string> inheritable_environment()
@@ -109,19 +117,15 @@ pid_t spawn_process(const SpawnRequest& req, const BeforeExec& before_exec)
         try {
             before_exec(pid);
         } catch (...) {
-            // It never ran: end it, so no half-started gateway is left.
-            ::kill(pid, SIGKILL);
-            int ignored = 0;
-            ::waitpid(pid, &ignored, 0);
+            end_unstarted(pid); // no half-started gateway is left
             throw;
         }
     }
     const char go = 'g';
     if (::write(go_write.get(), &go, 1) != 1) {
-        ::kill(pid, SIGKILL);
-        int ignored = 0;
-        ::waitpid(pid, &ignored, 0);
-        throw_errno("start the gateway (write to its start pipe)");
+        const int err = errno;
+        end_unstarted(pid);
+        throw SystemError("start the gateway (write to its start pipe)", err);
     }
     go_write.reset();
 

@@ -10,6 +10,7 @@
 #include "daemon/pidfile_upkeep.h"
 #include "daemon/spawn.h"
 #include "daemon/state_table.h"
+#include "process/pidfd.h"
 #include "process/proc_stat.h"
 #include "process/process_info.h"
 #include "util/errors.h"
@@ -165,6 +166,9 @@ struct Supervisor::Impl {
     void try_start(const std::string& reason);
     void spawn_gateway(const std::string& reason);
     void block(const std::string& reason, UniqueFd watch_fd = {});
+    void enter_foreign(pid_t pid, const std::string& why, UniqueFd watch_fd);
+    // What blocks us, for Snapshot, and the pidfd whose readiness retries.
+    void hold_off(const std::string& why, pid_t pid, UniqueFd watch_fd);
     void fail(Event ev, const std::string& why, int exit_code);
     void signal_gateway(int sig, Phase next, Event ev, const std::string& reason);
     void stop_gateway(Event ev, const std::string& reason);
@@ -190,6 +194,8 @@ struct Supervisor::Impl {
     void fail_op(OpError e, const std::string& message);
     void start_followup();
     [[nodiscard]] OpResult result(OpError e, std::string message) const;
+    // Answers GenerationMismatch when the caller's if_generation is not ours.
+    bool generation_differs(const OpOptions& opts, const Completion& done) const;
     [[nodiscard]] microseconds start_budget() const;
     [[nodiscard]] microseconds stop_budget(Phase from) const;
 
@@ -256,8 +262,21 @@ void Supervisor::Impl::block(const std::string& reason, UniqueFd watch_fd)
     const microseconds delay = retry_delay;
     retry_delay = std::min(retry_delay * 2, kRetryMax);
     enter(Phase::Waiting, Event::Blocked, reason, delay, [this] { try_start("retry"); });
-    blocked_reason = reason;
+    hold_off(reason, 0, std::move(watch_fd));
+}
+
+void Supervisor::Impl::enter_foreign(pid_t pid, const std::string& why, UniqueFd watch_fd)
+{
+    enter(Phase::Foreign, Event::FoundForeign, why, kForeignRecheck, [this] { try_start("re-check"); });
+    hold_off(why, pid, std::move(watch_fd));
+}
+
+void Supervisor::Impl::hold_off(const std::string& why, pid_t pid, UniqueFd watch_fd)
+{
+    blocked_reason = why;
+    foreign_pid = pid;
     if (watch_fd) {
+        // Its exit is worth a retry at once; it is never signalled.
         obstacle_watch = std::move(watch_fd);
         obstacle_source = loop.add_io(obstacle_watch.get(), EPOLLIN, [this](std::uint32_t) { on_obstacle_gone(); });
     }
@@ -341,18 +360,7 @@ void Supervisor::Impl::try_start(const std::string& reason)
             signal_gateway(SIGTERM, Phase::Recovering, Event::FoundOrphan, o.why);
             return;
         }
-        case Obstacle::Kind::Foreign:
-            foreign_pid = o.pid;
-            enter(Phase::Foreign, Event::FoundForeign, o.why, kForeignRecheck, [this] { try_start("re-check"); });
-            blocked_reason = o.why;
-            foreign_pid = o.pid;
-            if (o.watch) {
-                obstacle_watch = std::move(o.watch);
-                obstacle_source =
-                    loop.add_io(obstacle_watch.get(), EPOLLIN, [this](std::uint32_t) { on_obstacle_gone(); });
-            }
-            changed();
-            return;
+        case Obstacle::Kind::Foreign: enter_foreign(o.pid, o.why, std::move(o.watch)); return;
         case Obstacle::Kind::Holder: block(o.why, std::move(o.watch)); return;
         }
         spawn_gateway(reason);
@@ -557,11 +565,8 @@ void Supervisor::Impl::signal_gateway(int sig, Phase next, Event ev, const std::
         // EPERM is a verdict, never a crash: the orphan is not ours to stop.
         const pid_t pid = gw->pid;
         gw.reset();
-        enter(Phase::Foreign, Event::FoundForeign, "not permitted to signal pid " + std::to_string(pid),
-              kForeignRecheck, [this] { try_start("re-check"); });
-        blocked_reason = "a gateway of this home we may not signal: pid " + std::to_string(pid);
-        foreign_pid = pid;
-        changed();
+        enter_foreign(pid, "a gateway of this home we may not signal: pid " + std::to_string(pid),
+                      UniqueFd(pidfd_open(pid)));
         return;
     }
     enter(next, ev, reason, wait, [this] { on_escalate(); });
@@ -759,6 +764,15 @@ OpResult Supervisor::Impl::result(OpError e, std::string message) const
     return {e, std::move(message), gw ? gw->pid : 0, generation};
 }
 
+bool Supervisor::Impl::generation_differs(const OpOptions& opts, const Completion& done) const
+{
+    if (!opts.if_generation || *opts.if_generation == generation)
+        return false;
+    done(result(OpError::GenerationMismatch,
+                "generation is " + std::to_string(generation) + ", not " + std::to_string(*opts.if_generation)));
+    return true;
+}
+
 microseconds Supervisor::Impl::start_budget() const
 {
     return config.ready_timeout + config.drain_timeout + config.stop_timeout + config.kill_timeout;
@@ -887,11 +901,8 @@ void Supervisor::boot(Completion done) { start(OpOptions{"daemon start", {}, {}}
 void Supervisor::start(const OpOptions& opts, Completion done)
 {
     Impl& m = *impl_;
-    if (opts.if_generation && *opts.if_generation != m.generation) {
-        done(m.result(OpError::GenerationMismatch, "generation is " + std::to_string(m.generation) + ", not " +
-                                                       std::to_string(*opts.if_generation)));
+    if (m.generation_differs(opts, done))
         return;
-    }
     if (m.op.kind == Job::Start || m.op.kind == Job::Replace) {
         m.op.waiters.push_back(std::move(done)); // answered when the gateway is ready
         return;
@@ -916,11 +927,8 @@ void Supervisor::start(const OpOptions& opts, Completion done)
 void Supervisor::stop(const OpOptions& opts, Completion done)
 {
     Impl& m = *impl_;
-    if (opts.if_generation && *opts.if_generation != m.generation) {
-        done(m.result(OpError::GenerationMismatch, "generation is " + std::to_string(m.generation) + ", not " +
-                                                       std::to_string(*opts.if_generation)));
+    if (m.generation_differs(opts, done))
         return;
-    }
     // A stop wins over a start or replace in progress: it may be stuck.
     if (m.op.kind == Job::Start || m.op.kind == Job::Replace)
         m.fail_op(OpError::Failed, "cancelled by a stop request");
@@ -944,11 +952,8 @@ void Supervisor::stop(const OpOptions& opts, Completion done)
 void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Completion done)
 {
     Impl& m = *impl_;
-    if (opts.if_generation && *opts.if_generation != m.generation) {
-        done(m.result(OpError::GenerationMismatch, "generation is " + std::to_string(m.generation) + ", not " +
-                                                       std::to_string(*opts.if_generation)));
+    if (m.generation_differs(opts, done))
         return;
-    }
     const std::string reason = opts.reason.empty() ? "replace requested" : opts.reason;
     if (m.op.kind == Job::Stop || m.op.kind == Job::Shutdown) {
         done(m.result(OpError::Busy, "the gateway is being stopped"));
