@@ -1,6 +1,7 @@
 #include "daemon/orphans.h"
 
 #include "core/lock_holders.h"
+#include "core/lock_probe.h"
 #include "core/validation.h"
 #include "process/pidfd.h"
 #include "process/process_info.h"
@@ -68,6 +69,21 @@ Obstacle from_record(const Verdict& v, const HomePaths& paths)
     return o;
 }
 
+Obstacle holder_of(const LockState& lock)
+{
+    Obstacle o;
+    o.kind = Obstacle::Kind::Holder;
+    std::vector<pid_t> holders = lock.holders.empty() ? find_lock_holders(lock.id) : lock.holders;
+    if (holders.empty()) {
+        o.why = "gateway.lock is held by a process we cannot see";
+        return o;
+    }
+    o.pid = holders.front();
+    o.why = "gateway.lock is held by " + name_of(o.pid);
+    o.watch = watch_fd(o.pid);
+    return o;
+}
+
 } // namespace
 
 Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdentity>& marked_child)
@@ -80,19 +96,13 @@ Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdenti
     Verdict v = validate(paths);
     if (v.kind == VerdictKind::Live && v.record())
         return from_record(v, paths);
-    if (!v.lock.held)
-        return {};
-    Obstacle o;
-    o.kind = Obstacle::Kind::Holder;
-    std::vector<pid_t> holders = find_lock_holders(v.lock.id);
-    if (holders.empty()) {
-        o.why = "gateway.lock is held by a process we cannot see";
-        return o;
-    }
-    o.pid = holders.front();
-    o.why = "gateway.lock is held by " + name_of(o.pid);
-    o.watch = watch_fd(o.pid);
-    return o;
+    return v.lock.held ? holder_of(v.lock) : Obstacle{};
+}
+
+Obstacle lock_holder(const HomePaths& paths)
+{
+    LockState lock = probe_lock(paths.lock_file);
+    return lock.held ? holder_of(lock) : Obstacle{};
 }
 
 } // namespace hgw::daemon

@@ -32,4 +32,9 @@ struct Obstacle {
 // `marked_child`: the child a previous daemon recorded before it exec'd it.
 Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdentity>& marked_child);
 
+// Who holds gateway.lock, as an obstacle (Holder), or nothing when it is
+// free: asked after a start failed at once, which a holder that took the
+// lock after our look causes.
+Obstacle lock_holder(const HomePaths& paths);
+
 } // namespace hgw::daemon

@@ -3,6 +3,7 @@
 #include "core/manager_lock.h"
 #include "core/home_lock.h"
 #include "core/pidfile.h"
+#include "core/record_file.h"
 #include "core/start_check.h"
 #include "daemon/home_watch.h"
 #include "daemon/log.h"
@@ -388,8 +389,8 @@ void Supervisor::Impl::spawn_gateway(const std::string& reason)
         }
         held = std::move(l.locked);
         cleaned = held->cleaned();
-    } else {
-        cleaned = clean(paths);
+    } else if (read_record_file(paths.pid_file).status != FileStatus::Missing) {
+        cleaned = clean(paths); // only a record is worth the judgement (and its lock probe)
     }
     if (auto problem = pidfile_problem(cleaned)) {
         block(*problem);
@@ -688,6 +689,14 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
         kill_leftovers();
         block(*storage + "; the gateway " + describe_exit(exit));
         return;
+    } else if (!was_ready) {
+        // A start that failed at once may have found gateway.lock held by
+        // someone else (the quick start does not probe it): wait for them.
+        kill_leftovers();
+        if (Obstacle holder = lock_holder(paths); holder.kind != Obstacle::Kind::None) {
+            block(holder.why + "; the gateway " + describe_exit(exit), std::move(holder.watch));
+            return;
+        }
     }
     else if (exit.kind == "exited" && exit.status == kExitRestartMe && was_ready && !start_failed)
         cls = ExitClass::RestartMe;

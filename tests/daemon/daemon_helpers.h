@@ -89,23 +89,11 @@ private:
 // True when no process has this PID any more: exited *and* reaped.
 inline bool pid_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
+// A process may exit while its cmdline is read (an ifstream then throws on
+// ESRCH): such a process has no command line.
 inline std::vector<std::string> proc_cmdline(pid_t pid)
 {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<std::string> argv;
-    std::string cur;
-    for (char c : raw) {
-        if (c == '\0') {
-            argv.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    if (!cur.empty())
-        argv.push_back(cur);
-    return argv;
+    return hgw::read_cmdline(pid).value_or(std::vector<std::string>{});
 }
 
 inline char proc_state(pid_t pid)
