@@ -2,9 +2,12 @@
 
 #include "core/lock_holders.h"
 #include "core/lock_probe.h"
+#include "core/record_file.h"
 #include "core/validation.h"
 #include "process/pidfd.h"
 #include "process/process_info.h"
+
+#include <sys/stat.h>
 
 namespace hgw::daemon {
 
@@ -84,6 +87,25 @@ Obstacle holder_of(const LockState& lock)
     return o;
 }
 
+// With no record there is nothing to validate: a holder of the lock is
+// looked for in the fd tables we can see, which disturbs nobody, instead
+// of /proc/locks, whose read can stall every flock() on the machine for
+// milliseconds. A holder we cannot see makes the new gateway fail at once,
+// and lock_holder() then names it.
+Obstacle visible_holder(const HomePaths& paths)
+{
+    struct stat st {};
+    if (::lstat(paths.lock_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        return {}; // missing, or unsafe: the start attempt says so
+    LockState lock;
+    lock.id = {st.st_dev, st.st_ino};
+    lock.holders = find_lock_holders(lock.id);
+    if (lock.holders.empty())
+        return {};
+    lock.held = true;
+    return holder_of(lock);
+}
+
 } // namespace
 
 Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdentity>& marked_child)
@@ -93,6 +115,8 @@ Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdenti
         if (o.kind != Obstacle::Kind::None)
             return o;
     }
+    if (read_record_file(paths.pid_file).status == FileStatus::Missing)
+        return visible_holder(paths);
     Verdict v = validate(paths);
     if (v.kind == VerdictKind::Live && v.record())
         return from_record(v, paths);
