@@ -347,7 +347,8 @@ void Supervisor::Impl::try_start(const std::string& reason)
             block("the Hermes home " + paths.home.string() + " is missing");
             return;
         }
-        Obstacle o = find_obstacle(paths, std::exchange(marked_child, std::nullopt));
+        Obstacle o = find_obstacle(paths, marked_child);
+        marked_child.reset(); // checked: gone, or now in `o` (a fault above keeps it for the retry)
         switch (o.kind) {
         case Obstacle::Kind::None: break;
         case Obstacle::Kind::Orphan: {
