@@ -329,7 +329,9 @@ TEST_CASE("a replace that fails still ends its RELOADING=1 with READY=1", "[daem
     const std::size_t before = n.size();
     events.skip_all();
 
-    home.write("fault", "crash");
+    // Exit 3 before writing anything: a gateway that crashed just after its
+    // record could be seen ready for that moment, and the replace succeed.
+    home.write("fault", "exit 3");
     CHECK(error_of([&] { client.call_op("Replace"); }) == err("StartFailed"));
     ::unlink(fault.c_str());
     REQUIRE(events.next_state("running"));
