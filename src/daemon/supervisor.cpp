@@ -6,6 +6,7 @@
 #include "core/record_file.h"
 #include "core/start_check.h"
 #include "daemon/home_watch.h"
+#include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/orphans.h"
 #include "daemon/pidfile_upkeep.h"
@@ -145,6 +146,8 @@ struct Supervisor::Impl {
     EventSource timer; // the one timer of the phase
     std::unique_ptr<Gateway> gw;
     pid_t corpse = 0; // a dead gateway not reaped yet: pins its process group for the leftovers
+    bool subreaper = become_subreaper(); // what the gateway's tree leaves becomes our child
+    EventSource reaper; // SIGCHLD
     UniqueFd obstacle_watch;
     EventSource obstacle_source;
     RestartPolicy policy;
@@ -176,8 +179,12 @@ struct Supervisor::Impl {
     void mark_ready(const std::string& how);
     bool ensure_manager();
     [[nodiscard]] bool ready_by_time() const;
+    [[nodiscard]] std::vector<pid_t> leftovers() const;
+    void signal_leftovers(const std::vector<pid_t>& left, int sig);
     bool term_leftovers();
     void kill_leftovers();
+    void reap_corpse();
+    void reap_strays();
 
     // Events.
     void on_exit();
@@ -217,6 +224,10 @@ Supervisor::Impl::Impl(Supervisor& o, EventLoop& l, const Config& c, const HomeP
     notify = std::make_unique<ChildNotifySocket>(
         loop, config.notify_socket, [this](pid_t sender, const NotifyMessage& m) { on_notify(sender, m); });
     healthy_at = EventLoop::now_usec();
+    reaper = loop.add_signal(SIGCHLD, [this] { reap_strays(); });
+    if (!subreaper)
+        log::warning("cannot become the subreaper of the gateway's processes; leftovers are looked for in its "
+                     "process group only");
 }
 
 // ---------------------------------------------------------------- transitions
@@ -724,23 +735,40 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
 
 // ---------------------------------------------------------------- leftovers
 
-// Our dead gateway is not reaped yet, so its process group cannot be
-// anyone else's: what remains in it is the gateway's (workers that
-// inherited gateway.lock, a late child). They get SIGTERM now and SIGKILL
-// before the next start.
+// What the dead gateway left: our other children (we are their subreaper),
+// or, where the kernel refused that, the rest of its process group. The
+// dead gateway is not reaped yet, so its process group cannot be anyone
+// else's either.
+std::vector<pid_t> Supervisor::Impl::leftovers() const
+{
+    return subreaper ? living_children({corpse}) : group_members(corpse);
+}
+
+void Supervisor::Impl::signal_leftovers(const std::vector<pid_t>& left, int sig)
+{
+    ::killpg(corpse, sig);
+    for (pid_t pid : left)
+        ::kill(pid, sig);
+    if (sig != SIGKILL) {
+        ::killpg(corpse, SIGCONT);
+        for (pid_t pid : left)
+            ::kill(pid, SIGCONT);
+    }
+}
+
+// They get SIGTERM now and SIGKILL before the next start.
 bool Supervisor::Impl::term_leftovers()
 {
     if (!corpse)
         return false;
-    if (group_members(corpse).empty()) {
-        int ignored = 0;
-        ::waitpid(corpse, &ignored, 0);
-        corpse = 0;
+    const std::vector<pid_t> left = leftovers();
+    if (left.empty()) {
+        reap_corpse();
         return false;
     }
-    log::warning("the dead gateway's process group still has processes; sending them SIGTERM", corpse);
-    ::killpg(corpse, SIGTERM);
-    ::killpg(corpse, SIGCONT);
+    log::warning("the dead gateway left " + std::to_string(left.size()) + " process(es); sending them SIGTERM",
+                 corpse);
+    signal_leftovers(left, SIGTERM);
     return true;
 }
 
@@ -748,13 +776,26 @@ void Supervisor::Impl::kill_leftovers()
 {
     if (!corpse)
         return;
-    if (!group_members(corpse).empty()) {
-        log::warning("sending SIGKILL to what is left of the dead gateway's process group", corpse);
-        ::killpg(corpse, SIGKILL);
+    if (const std::vector<pid_t> left = leftovers(); !left.empty()) {
+        log::warning("sending SIGKILL to the " + std::to_string(left.size()) + " process(es) the dead gateway left",
+                     corpse);
+        signal_leftovers(left, SIGKILL);
     }
+    reap_corpse();
+}
+
+void Supervisor::Impl::reap_corpse()
+{
     int ignored = 0;
     ::waitpid(corpse, &ignored, 0);
     corpse = 0;
+}
+
+// SIGCHLD: a child of ours other than the gateway exited (a leftover we
+// signalled, or a process reparented to us while the gateway runs).
+void Supervisor::Impl::reap_strays()
+{
+    (void)living_children({gw && gw->child ? gw->pid : 0, corpse});
 }
 
 // ---------------------------------------------------------------- obstacles
