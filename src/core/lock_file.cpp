@@ -1,5 +1,6 @@
 #include "core/lock_file.h"
 
+#include "core/open_elsewhere.h"
 #include "util/errors.h"
 
 #include <fcntl.h>
@@ -27,14 +28,14 @@ constexpr int kOpenFlags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 
 LockedFile open_lock_file(const std::filesystem::path& path, const LockFileOptions& options)
 {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | kOpenFlags, options.mode);
-    if (fd >= 0)
-        return {UniqueFd(fd), {}, true};
+    UniqueFd fd = open_through_lease(path, O_RDWR | O_CREAT | kOpenFlags, options.mode);
+    if (fd)
+        return {std::move(fd), {}, true};
     int err = errno;
     if (options.read_only_fallback && (err == EROFS || err == EACCES)) {
-        fd = ::open(path.c_str(), O_RDONLY | kOpenFlags);
-        if (fd >= 0)
-            return {UniqueFd(fd), {}, false};
+        fd = open_through_lease(path, O_RDONLY | kOpenFlags);
+        if (fd)
+            return {std::move(fd), {}, false};
         if (errno != ENOENT)
             err = errno; // a symlink or directory says more than EROFS
     }

@@ -1,6 +1,7 @@
 #include "core/lock_probe.h"
 
 #include "core/lock_holders.h"
+#include "core/open_elsewhere.h"
 #include "process/process_info.h"
 #include "util/unique_fd.h"
 
@@ -103,7 +104,7 @@ bool probe_with_flock(int fd)
 LockState probe_lock(const std::filesystem::path& lock_path)
 {
     LockState s;
-    UniqueFd fd(::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    UniqueFd fd = open_through_lease(lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (!fd) {
         if (errno != ENOENT)
             s.problem = errno == ELOOP ? "is a symlink" : "cannot be opened";

@@ -2,6 +2,7 @@
 
 #include "core/lock_holders.h"
 #include "core/lock_probe.h"
+#include "core/open_elsewhere.h"
 #include "core/record_file.h"
 #include "core/validation.h"
 #include "process/pidfd.h"
@@ -87,13 +88,17 @@ Obstacle holder_of(const LockState& lock)
     return o;
 }
 
-// With no record there is nothing to validate: a holder of the lock is
-// looked for in the fd tables we can see, which disturbs nobody, instead
-// of /proc/locks, whose read can stall every flock() on the machine for
-// milliseconds. A holder we cannot see makes the new gateway fail at once,
-// and lock_holder() then names it.
+// With no record there is nothing to validate. A lock file that nobody else
+// has open is held by nobody, and the kernel says so in microseconds (a
+// lease it grants only then). Otherwise a holder is looked for in the fd
+// tables we can see, which disturbs nobody, instead of /proc/locks, whose
+// read can stall every flock() on the machine for milliseconds. A holder we
+// cannot see makes the new gateway fail at once, and lock_holder() then
+// names it.
 Obstacle visible_holder(const HomePaths& paths)
 {
+    if (open_elsewhere(paths.lock_file) == OpenElsewhere::No)
+        return {};
     struct stat st {};
     if (::lstat(paths.lock_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
         return {}; // missing, or unsafe: the start attempt says so
