@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -94,6 +95,32 @@ Holds process_holds_lock(pid_t pid, FileId lock_id)
             return true; // closed meanwhile, or not ours to see
         if (FileId{st.st_dev, st.st_ino} == lock_id && fd_holds_flock(pid, name)) {
             found = Holds::Yes;
+            return false;
+        }
+        return true;
+    });
+    return found;
+}
+
+std::optional<FileId> flock_on_path(pid_t pid, const std::filesystem::path& path)
+{
+    UniqueFd fds = open_dir("/proc/" + std::to_string(pid) + "/fd");
+    if (!fds)
+        return std::nullopt;
+    const std::string live = path.string(), gone = live + " (deleted)";
+    std::optional<FileId> found;
+    for_each_entry(fds.get(), [&](std::string_view name) {
+        const std::string entry(name);
+        char target[4096];
+        const ssize_t n = ::readlinkat(fds.get(), entry.c_str(), target, sizeof target);
+        if (n <= 0 || static_cast<std::size_t>(n) >= sizeof target)
+            return true;
+        const std::string_view text(target, static_cast<std::size_t>(n));
+        if (text != live && text != gone)
+            return true;
+        struct stat st {};
+        if (::fstatat(fds.get(), entry.c_str(), &st, 0) == 0 && fd_holds_flock(pid, name)) {
+            found = FileId{st.st_dev, st.st_ino};
             return false;
         }
         return true;

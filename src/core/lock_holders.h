@@ -9,6 +9,8 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +26,12 @@ std::string_view to_string(Holds h);
 
 // Does `pid` hold a flock on the file `lock_id` names, through any of its fds?
 Holds process_holds_lock(pid_t pid, FileId lock_id);
+
+// The file named `path` (or named so before it was unlinked or replaced) on
+// which `pid` holds a flock, through any of its fds: the lock a gateway
+// holds even after a reader deleted or replaced the path. Nothing when it
+// holds none (or its fd table is hidden from us).
+std::optional<FileId> flock_on_path(pid_t pid, const std::filesystem::path& path);
 
 // Every process we can see that holds a flock on `lock_id` (ascending pids).
 // Processes whose fd tables we may not read are not listed.
