@@ -12,14 +12,22 @@
 
 namespace hgw::daemon {
 
+// What changed in the home since the last report.
+struct HomeChange {
+    bool record = false;         // gateway.pid: any change
+    bool record_created = false; // gateway.pid created, renamed into place or written
+    bool lock = false;           // gateway.lock created, removed or renamed (not mere opens)
+    bool takeover = false;       // Hermes' takeover marker (.gateway-takeover.json) written
+    bool starts_log = false;     // Hermes' gateway-starts.log rewritten (its storm breaker)
+    // The home itself, or a file none of the daemon's own attempts touch
+    // (not gateway.lock, gatewayd.lock, nor our temporary files), so a retry
+    // it triggers cannot trigger itself again.
+    bool other = false;
+};
+
 class HomeWatch {
 public:
-    // `on_change(record_touched, other_change)`: something in the home
-    // changed. record_touched: gateway.pid. other_change: the home itself or
-    // a file that is not one the daemon's own attempts touch (gateway.lock,
-    // gatewayd.lock, gateway.pid's temporary files), so a retry it triggers
-    // cannot trigger itself again.
-    using Handler = std::function<void(bool record_touched, bool other_change)>;
+    using Handler = std::function<void(const HomeChange&)>;
 
     HomeWatch(EventLoop& loop, std::filesystem::path home, Handler on_change);
 

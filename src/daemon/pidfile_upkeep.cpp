@@ -46,6 +46,16 @@ PidRecord gateway_record(const HomePaths& paths, const Config& config, pid_t pid
     return rec;
 }
 
+std::string record_to_keep(const HomePaths& paths, const Config& config, pid_t pid, std::uint64_t generation)
+{
+    RecordFile f = read_record_file(paths.pid_file);
+    if (f.status == FileStatus::Record && f.record->pid == pid)
+        return serialize_record(*f.record);
+    if (config.write_pidfile)
+        return serialize_record(gateway_record(paths, config, pid, generation));
+    return serialize_record(record_for_process(pid, paths.home));
+}
+
 void remove_record_of(const HomePaths& paths, pid_t pid, std::uint64_t start_time,
                       const std::function<void(const std::string&)>& removed)
 {

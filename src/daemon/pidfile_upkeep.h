@@ -26,6 +26,11 @@ void report_repair(const CleanOutcome& cleaned, const std::function<void(const s
 // The record the daemon writes (--write-pidfile) for its child `pid`.
 PidRecord gateway_record(const HomePaths& paths, const Config& config, pid_t pid, std::uint64_t generation);
 
+// The record to keep true for our ready gateway `pid`: the one it published
+// if gateway.pid still holds it, else the one it would have (from /proc; in
+// --write-pidfile mode, ours).
+std::string record_to_keep(const HomePaths& paths, const Config& config, pid_t pid, std::uint64_t generation);
+
 // Our gateway `pid` exited (not reaped yet): remove the record it left, if it
 // still names it. Calls `removed("stale")` when it did.
 void remove_record_of(const HomePaths& paths, pid_t pid, std::uint64_t start_time,
