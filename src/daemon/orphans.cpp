@@ -51,25 +51,27 @@ Obstacle from_marker(const ProcessIdentity& child)
     return o;
 }
 
+// A live gateway of this home that no marker of ours names: started by a
+// person (`hermes gateway run`, perhaps with --replace) or by another
+// manager. It is never signalled on our own initiative; a validated one
+// comes with a verified handle, for a Stop or Replace a person asks for.
 Obstacle from_record(const Verdict& v, const HomePaths& paths)
 {
     Obstacle o;
     const PidRecord& r = *v.record();
     o.pid = r.pid;
+    o.kind = Obstacle::Kind::Foreign;
+    o.watch = watch_fd(r.pid);
     Holds holds = process_holds_lock(r.pid, v.lock.id);
     if (holds == Holds::Yes && names_this_home(r, paths) && v.process && v.process->start_time) {
         std::string why;
-        auto handle = ProcessHandle::open_verified({r.pid, *v.process->start_time, current_boot_id()}, &why);
-        if (handle) {
-            o.kind = Obstacle::Kind::Orphan;
-            o.why = "a gateway of this home that is not our child, " + name_of(r.pid);
-            o.orphan = std::move(handle);
+        o.orphan = ProcessHandle::open_verified({r.pid, *v.process->start_time, current_boot_id()}, &why);
+        if (o.orphan) {
+            o.why = "a gateway of this home that we did not start runs: " + name_of(r.pid);
             return o;
         }
     }
-    o.kind = Obstacle::Kind::Foreign;
     o.why = "a gateway we cannot prove ours runs for this home: " + v.summary;
-    o.watch = watch_fd(r.pid);
     return o;
 }
 

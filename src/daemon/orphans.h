@@ -18,14 +18,16 @@ namespace hgw::daemon {
 struct Obstacle {
     enum class Kind {
         None,    // the home is free
-        Orphan,  // a gateway proven ours (a previous daemon's): stop it
+        Orphan,  // a gateway proven ours (the one a previous daemon marked): stop it
         Foreign, // a live gateway that is not proven ours: leave it, wait for it
         Holder,  // gateway.lock held by something that is not a gateway: wait for it
     };
     Kind kind = Kind::None;
     pid_t pid = 0;
     std::string why;                     // one line for people
-    std::optional<ProcessHandle> orphan; // Orphan: a pidfd proven to name it
+    // Orphan, and a Foreign gateway validated as one of this home: a pidfd
+    // proven to name it (a Foreign one is signalled only when a person asks).
+    std::optional<ProcessHandle> orphan;
     UniqueFd watch;                      // Foreign/Holder: a pidfd to learn when it exits (never signalled)
 };
 

@@ -75,8 +75,9 @@ void end_unstarted(pid_t pid)
 
 std::map<std::string, std::string> inheritable_environment()
 {
+    // INVOCATION_ID stays: it tells Hermes a service manager runs it.
     static const char* const ours[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
-                                       "LISTEN_PID", "LISTEN_FDNAMES", "INVOCATION_ID"};
+                                       "LISTEN_PID", "LISTEN_FDNAMES"};
     std::map<std::string, std::string> env = current_environment();
     for (const char* k : ours)
         env.erase(k);

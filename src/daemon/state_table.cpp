@@ -20,6 +20,7 @@ std::string_view to_string(Event e)
     case Event::Exit: return "exit";
     case Event::Timeout: return "timeout";
     case Event::CrashLoop: return "crash-loop";
+    case Event::TakenOver: return "taken-over";
     }
     return "unknown";
 }
@@ -66,6 +67,9 @@ constexpr Step kSteps[] = {
     {P::AutoRestart, E::Stop, P::Stopped},
     {P::Waiting, E::Stop, P::Stopped},
     {P::Foreign, E::Stop, P::Stopped},
+    // A person asks to stop or replace a gateway of this home we did not start.
+    {P::Foreign, E::Stop, P::Stopping},
+    {P::Foreign, E::Replace, P::Draining},
 
     {P::Starting, E::Shutdown, P::Stopping},
     {P::Running, E::Shutdown, P::Stopping},
@@ -93,6 +97,9 @@ constexpr Step kSteps[] = {
     {P::Draining, E::CrashLoop, P::Failed},
     {P::Stopping, E::CrashLoop, P::Failed},
     {P::Killing, E::CrashLoop, P::Failed},
+    // `hermes gateway run --replace` took over: watch its gateway, no restart.
+    {P::Starting, E::TakenOver, P::Foreign},
+    {P::Running, E::TakenOver, P::Foreign},
 };
 
 #undef FROM_START_ATTEMPT

@@ -23,6 +23,7 @@ enum class Event {
     Exit,         // the gateway (or the orphan) exited
     Timeout,      // the phase's timer fired
     CrashLoop,    // the restart policy gives up: exit 78, or too many crashes
+    TakenOver,    // our gateway exited, stopped by `hermes gateway run --replace` (its takeover marker named it)
 };
 
 std::string_view to_string(Event e);

@@ -1,10 +1,13 @@
 #include "daemon/supervisor.h"
 
 #include "core/manager_lock.h"
+#include "core/hermes_files.h"
 #include "core/home_lock.h"
+#include "core/lock_holders.h"
 #include "core/pidfile.h"
 #include "core/record_file.h"
 #include "core/start_check.h"
+#include "daemon/file_keeper.h"
 #include "daemon/home_watch.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
@@ -23,7 +26,10 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <utility>
 #include <variant>
 
@@ -100,6 +106,18 @@ std::vector<pid_t> group_members(pid_t pgid)
     return out;
 }
 
+// Hermes' storm breaker, as the gateway's environment sets it.
+StormRule storm_rule_of(const std::map<std::string, std::string>& env)
+{
+    StormRule r;
+    if (auto it = env.find("HERMES_GATEWAY_MAX_STARTS"); it != env.end())
+        r.max_starts = std::atoi(it->second.c_str());
+    if (auto it = env.find("HERMES_GATEWAY_START_WINDOW_S"); it != env.end())
+        if (double w = std::atof(it->second.c_str()); w > 0)
+            r.window_s = w;
+    return r;
+}
+
 } // namespace
 
 // ---------------------------------------------------------------- the machine
@@ -115,6 +133,9 @@ struct Supervisor::Impl {
         bool child = true;         // false: an orphan, stopped but never waited for
         bool ready = false;
         bool start_failed = false; // stopped for not becoming ready: its exit is a crash
+        bool record_seen = false;  // its record appeared (inotify), even if a reader deleted it since
+        pid_t taken_over_by = 0;   // `hermes gateway run --replace` named it in its takeover marker
+        std::chrono::seconds backoff{0}; // Hermes' storm breaker makes it sleep this long first
         std::string status_text;
         EventSource exit_watch;
     };
@@ -138,6 +159,8 @@ struct Supervisor::Impl {
     std::vector<SupervisorObserver*> observers;
     std::unique_ptr<ChildNotifySocket> notify;
     HomeWatch watch;
+    FileKeeper keeper;
+    StormRule storm_rule;
     std::optional<ManagerLock> manager;
     std::optional<ProcessIdentity> marked_child; // from the previous daemon, checked once
 
@@ -170,7 +193,8 @@ struct Supervisor::Impl {
     void try_start(const std::string& reason);
     void spawn_gateway(const std::string& reason);
     void block(const std::string& reason, UniqueFd watch_fd = {});
-    void enter_foreign(pid_t pid, const std::string& why, UniqueFd watch_fd);
+    void enter_foreign(pid_t pid, const std::string& why, UniqueFd watch_fd, Event ev = Event::FoundForeign);
+    void watch_gateway(pid_t pid, ProcessHandle handle);
     // What blocks us, for Snapshot, and the pidfd whose readiness retries.
     void hold_off(const std::string& why, pid_t pid, UniqueFd watch_fd);
     void fail(Event ev, const std::string& why, int exit_code);
@@ -189,12 +213,17 @@ struct Supervisor::Impl {
     // Events.
     void on_exit();
     void on_notify(pid_t sender, const NotifyMessage& msg);
-    void on_home_changed(bool record_touched, bool other_change);
+    void on_home_changed(const HomeChange& c);
+    void on_record_seen(const HomeChange& c);
+    void on_takeover_marker();
+    void on_starts_logged();
+    bool adopt_foreign(const std::string& why);
     void on_obstacle_gone();
     void on_start_timeout();
     void on_escalate();
     void on_watchdog_lapse();
     void after_exit(const ExitInfo& exit, pid_t pid, bool was_child, bool start_failed, bool was_ready);
+    void after_takeover(const ExitInfo& exit, pid_t pid, pid_t replacer);
 
     // Operations.
     void begin_op(Job kind, const OpOptions& opts, Completion done, microseconds default_timeout);
@@ -218,7 +247,11 @@ struct Supervisor::Impl {
 
 Supervisor::Impl::Impl(Supervisor& o, EventLoop& l, const Config& c, const HomePaths& p)
     : owner(o), loop(l), config(c), paths(p),
-      watch(l, p.home, [this](bool record, bool other) { on_home_changed(record, other); }),
+      watch(l, p.home, [this](const HomeChange& change) { on_home_changed(change); }),
+      keeper(l, p,
+             [this](const std::string& what, pid_t pid) {
+                 notify_observers([&](SupervisorObserver& obs) { obs.pidfile_repaired(what, pid); });
+             }),
       policy(RestartLimits{c.restart_delay, c.restart_delay_max, c.burst, c.burst_window})
 {
     notify = std::make_unique<ChildNotifySocket>(
@@ -277,9 +310,9 @@ void Supervisor::Impl::block(const std::string& reason, UniqueFd watch_fd)
     hold_off(reason, 0, std::move(watch_fd));
 }
 
-void Supervisor::Impl::enter_foreign(pid_t pid, const std::string& why, UniqueFd watch_fd)
+void Supervisor::Impl::enter_foreign(pid_t pid, const std::string& why, UniqueFd watch_fd, Event ev)
 {
-    enter(Phase::Foreign, Event::FoundForeign, why, kForeignRecheck, [this] { try_start("re-check"); });
+    enter(Phase::Foreign, ev, why, kForeignRecheck, [this] { try_start("re-check"); });
     hold_off(why, pid, std::move(watch_fd));
 }
 
@@ -364,12 +397,7 @@ void Supervisor::Impl::try_start(const std::string& reason)
         case Obstacle::Kind::None: break;
         case Obstacle::Kind::Orphan: {
             log::warning("stopping " + o.why, o.pid);
-            auto g = std::make_unique<Gateway>();
-            g->pid = o.pid;
-            g->child = false;
-            g->handle = std::move(o.orphan);
-            g->exit_watch = loop.add_io(g->handle->fd(), EPOLLIN, [this](std::uint32_t) { on_exit(); });
-            gw = std::move(g);
+            watch_gateway(o.pid, std::move(*o.orphan));
             signal_gateway(SIGTERM, Phase::Recovering, Event::FoundOrphan, o.why);
             return;
         }
@@ -418,6 +446,17 @@ void Supervisor::Impl::spawn_gateway(const std::string& reason)
     for (const auto& [k, v] : config.environment)
         req.env[k] = v;
     req.env["HERMES_HOME"] = paths.home.string();
+    // Hermes recognises a supervisor by this (or systemd's INVOCATION_ID,
+    // passed through) and then leaves restarts to it instead of refusing a
+    // start its own conflict guard does not trust.
+    req.env["HERMES_GATEWAY_EXTERNAL_SUPERVISOR"] = "1";
+    // A planned replace is no respawn storm, but Hermes' breaker counts it:
+    // past five starts in two minutes it sleeps 10 s and more before taking
+    // the lock. Its own variable turns the breaker off for this one start;
+    // restarts after a crash keep it, and a value the user set wins.
+    if (op.kind == Job::Replace && !req.env.count("HERMES_GATEWAY_MAX_STARTS"))
+        req.env["HERMES_GATEWAY_MAX_STARTS"] = "0";
+    storm_rule = storm_rule_of(req.env);
     req.env["NOTIFY_SOCKET"] = notify->address();
     if (config.child_watchdog.count() > 0) {
         req.env["WATCHDOG_USEC"] = std::to_string(config.child_watchdog.count());
@@ -475,6 +514,9 @@ void Supervisor::Impl::mark_ready(const std::string& how)
     retry_delay = kRetryFirst;
     if (manager)
         manager->record_child({gw->pid, gw->start_time, current_boot_id()});
+    if (gw->child)
+        if (auto lock = flock_on_path(gw->pid, paths.lock_file))
+            keeper.adopt(gw->pid, gw->start_time, *lock, record_to_keep(paths, config, gw->pid, generation));
     const bool was_replace = op.kind == Job::Replace;
     const pid_t old_pid = op.old_pid;
     const std::string op_reason = op.options.reason;
@@ -491,10 +533,10 @@ void Supervisor::Impl::mark_ready(const std::string& how)
     start_followup();
 }
 
-void Supervisor::Impl::on_home_changed(bool record_touched, bool other_change)
+void Supervisor::Impl::on_home_changed(const HomeChange& c)
 {
     if (phase == Phase::Waiting) {
-        if (!other_change && !record_touched)
+        if (!c.other && !c.record)
             return;
         // A home something writes to all the time must not make this a
         // busy loop: at most one attempt per first back-off.
@@ -505,11 +547,72 @@ void Supervisor::Impl::on_home_changed(bool record_touched, bool other_change)
             timer = loop.add_timer_at(next, [this] { try_start("the home changed"); });
         return;
     }
-    if (!record_touched || !gw || !gw->child || gw->ready || phase != Phase::Starting ||
-        config.readiness != Readiness::PidFile || config.write_pidfile)
+    if (!gw || !gw->child)
         return;
-    if (record_ready(paths, gw->pid))
+    if (c.takeover)
+        on_takeover_marker();
+    if (c.starts_log && phase == Phase::Starting)
+        on_starts_logged();
+    if (phase == Phase::Starting && !gw->ready)
+        on_record_seen(c);
+    else if (phase == Phase::Running && (c.record || c.lock))
+        keeper.check();
+}
+
+// Readiness by record counts what was seen: the record appearing (a reader
+// may delete it a moment later) and the child holding a flock on the file
+// it opened as gateway.lock (even if a reader unlinked that path since).
+void Supervisor::Impl::on_record_seen(const HomeChange& c)
+{
+    if (!c.record || config.readiness != Readiness::PidFile || config.write_pidfile)
+        return;
+    RecordFile f = read_record_file(paths.pid_file);
+    const bool names_child = f.status == FileStatus::Record && f.record->pid == gw->pid;
+    if (names_child || (c.record_created && f.status == FileStatus::Missing))
+        gw->record_seen = true;
+    if (gw->record_seen && flock_on_path(gw->pid, paths.lock_file))
         mark_ready("record written and lock held");
+}
+
+// `hermes gateway run --replace` names the gateway it is about to SIGTERM;
+// the gateway deletes the marker when the signal comes, so it is read now.
+void Supervisor::Impl::on_takeover_marker()
+{
+    auto marker = read_takeover_marker(paths);
+    if (!marker || marker->target_pid != gw->pid ||
+        (marker->target_start_time && *marker->target_start_time != gw->start_time))
+        return;
+    gw->taken_over_by = marker->replacer_pid;
+    log::warning("hermes gateway run --replace (pid " + std::to_string(marker->replacer_pid) +
+                     ") is taking over from our gateway",
+                 gw->pid, generation);
+}
+
+// Hermes logged this start; if its storm breaker makes the gateway sleep
+// first, that sleep is no hang: the start timeout grows by it.
+void Supervisor::Impl::on_starts_logged()
+{
+    const double now = static_cast<double>(realtime_usec()) / 1e6;
+    const std::chrono::seconds backoff = storm_backoff(read_starts_log(paths), now, storm_rule);
+    if (backoff.count() == 0 || backoff == gw->backoff || ready_by_time())
+        return;
+    gw->backoff = backoff;
+    const microseconds budget = config.ready_timeout + backoff;
+    log::warning("Hermes' respawn-storm breaker makes the gateway wait " + std::to_string(backoff.count()) +
+                     " s before it starts; allowing it that long",
+                 gw->pid, generation);
+    timer = loop.add_timer(budget, [this] { on_start_timeout(); });
+    gw->status_text = "backing off " + std::to_string(backoff.count()) + " s (Hermes' respawn-storm breaker)";
+    if ((op.kind == Job::Start || op.kind == Job::Replace) && op.deadline)
+        op.deadline = loop.add_timer(budget, [this] {
+            auto waiters = std::exchange(op.waiters, {});
+            OpResult r = result(OpError::Timeout, "the new gateway is still backing off (Hermes' respawn-storm "
+                                                  "breaker); it goes on in the background");
+            for (auto& w : waiters)
+                w(r);
+        });
+    notify_observers([&](SupervisorObserver& o) { o.start_extended(budget, gw->status_text); });
+    changed();
 }
 
 void Supervisor::Impl::on_notify(pid_t sender, const NotifyMessage& msg)
@@ -645,13 +748,37 @@ void Supervisor::Impl::on_exit()
     }
     const bool start_failed = gw->start_failed;
     const bool was_ready = gw->ready;
+    const pid_t taken_over_by = gw->taken_over_by;
+    keeper.release(); // our hold on gateway.lock, if we put one in place, ends with it
     gw.reset();
     notify->accept_from(0);
     if (manager)
         manager->clear_child();
     if (was_child)
         term_leftovers();
+    if (taken_over_by && want_run && op.kind == Job::None) {
+        after_takeover(exit_info_from_wait_status(status), pid, taken_over_by);
+        return;
+    }
     after_exit(exit_info_from_wait_status(status), pid, was_child, start_failed, was_ready);
+}
+
+// `hermes gateway run --replace` stopped our gateway to run its own: no
+// crash, and no fight. It is watched as a foreign gateway (never signalled
+// unless a person asks) and ours starts again once it is gone.
+void Supervisor::Impl::after_takeover(const ExitInfo& exit, pid_t pid, pid_t replacer)
+{
+    last_exit = exit;
+    log::info("gateway " + describe_exit(exit) + ", taken over by pid " + std::to_string(replacer), pid, generation);
+    notify_observers([&](SupervisorObserver& o) { o.gateway_exited(pid, exit); });
+    kill_leftovers();
+    UniqueFd replacer_fd(pidfd_open(replacer));
+    if (!replacer_fd) {
+        try_start("the gateway that took over is gone");
+        return;
+    }
+    enter_foreign(replacer, "taken over by hermes gateway run --replace, pid " + std::to_string(replacer),
+                  std::move(replacer_fd), Event::TakenOver);
 }
 
 void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_child, bool start_failed,
@@ -806,6 +933,31 @@ void Supervisor::Impl::on_obstacle_gone()
     obstacle_watch.reset();
     if (phase == Phase::Waiting || phase == Phase::Foreign)
         try_start("what blocked the start is gone");
+}
+
+// A gateway that is not our child becomes the one the machine acts on.
+void Supervisor::Impl::watch_gateway(pid_t pid, ProcessHandle handle)
+{
+    auto g = std::make_unique<Gateway>();
+    g->pid = pid;
+    g->child = false;
+    g->handle = std::move(handle);
+    g->exit_watch = loop.add_io(g->handle->fd(), EPOLLIN, [this](std::uint32_t) { on_exit(); });
+    gw = std::move(g);
+}
+
+// A person asked to stop or replace the foreign gateway: it is acted on only
+// if it is, now, a validated gateway of this home.
+bool Supervisor::Impl::adopt_foreign(const std::string& why)
+{
+    Obstacle o = find_obstacle(paths, std::nullopt);
+    if (o.kind != Obstacle::Kind::Foreign || !o.orphan)
+        return false;
+    obstacle_source.reset();
+    obstacle_watch.reset();
+    log::warning(why + ": acting on " + o.why, o.pid);
+    watch_gateway(o.pid, std::move(*o.orphan));
+    return true;
 }
 
 // ---------------------------------------------------------------- operations
@@ -991,6 +1143,8 @@ void Supervisor::stop(const OpOptions& opts, Completion done)
     }
     const std::string reason = opts.reason.empty() ? "stop requested" : opts.reason;
     m.want_run = false;
+    if (!m.gw && m.phase == Phase::Foreign)
+        m.adopt_foreign(reason); // a Stop asked now is for the gateway that runs
     m.begin_op(Job::Stop, opts, std::move(done), microseconds{0});
     if (!m.gw) {
         m.enter(Phase::Stopped, Event::Stop, reason);
@@ -1022,6 +1176,7 @@ void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Complet
         }
         return;
     }
+    const bool foreign = !m.gw && m.phase == Phase::Foreign && m.adopt_foreign(reason);
     if (!m.gw) {
         const bool stopped = m.phase == Phase::Stopped || m.phase == Phase::Failed;
         if (stopped && !restart_if_stopped) {
@@ -1036,7 +1191,7 @@ void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Complet
         m.try_start(reason);
         return;
     }
-    if (m.phase != Phase::Running) {
+    if (m.phase != Phase::Running && !foreign) {
         // Spawned before this call (starting), or on its way out: a
         // follow-up replace once a gateway is ready.
         if (m.followup.waiters.empty())

@@ -100,6 +100,9 @@ public:
     virtual void gateway_exited(pid_t /*pid*/, const ExitInfo& /*exit*/) {}
     virtual void gateway_status(const std::string& /*text*/) {}
     virtual void pidfile_repaired(const std::string& /*verdict*/, pid_t /*stale_pid*/) {}
+    // The gateway's start may take `budget` from now (Hermes' storm breaker
+    // makes it wait first); `why` says so.
+    virtual void start_extended(microseconds /*budget*/, const std::string& /*why*/) {}
     // Something snapshot() reports may have changed: diff it when convenient.
     virtual void changed() {}
 };

@@ -58,6 +58,12 @@ void SystemdReporter::gateway_ready(pid_t pid, std::uint64_t generation)
     systemd_.ready(status_line(State::Running, pid, generation, ""));
 }
 
+void SystemdReporter::start_extended(microseconds budget, const std::string& why)
+{
+    systemd_.status(std::string(to_string(state_)) + ", gateway: " + why);
+    systemd_.extend_timeout(budget);
+}
+
 void SystemdReporter::gateway_status(const std::string& text)
 {
     systemd_.status(std::string(to_string(state_)) + ", gateway: " + text);

@@ -19,6 +19,7 @@ public:
     void phase_changed(const PhaseChange& change) override;
     void gateway_ready(pid_t pid, std::uint64_t generation) override;
     void gateway_status(const std::string& text) override;
+    void start_extended(microseconds budget, const std::string& why) override;
 
 private:
     SystemdNotifier& systemd_;

@@ -10,6 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+
 #include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -146,7 +150,12 @@ TEST_CASE("item 1: a gateway killed after its home was deleted leaves the daemon
     ManagerClient client(bus);
     const pid_t first = require_one_true_gateway(events, daemon, client, site);
 
-    std::filesystem::remove_all(site.home());
+    // Moved away whole, then removed: file by file, the removal would race
+    // the daemon, which puts gateway.pid and gateway.lock back while its
+    // gateway runs (issue 9), and rmdir would find the home not empty.
+    const auto trash = site.logs() / "deleted-home";
+    std::filesystem::rename(site.home(), trash);
+    std::filesystem::remove_all(trash);
     events.skip_all();
     REQUIRE(PidWatch(first).signal(SIGKILL));
     // Today: `open .../gateway.lock: No such file or directory` and the daemon exits 1.
@@ -386,16 +395,20 @@ TEST_CASE("item 10: Replace and Restart are refused with CannotStart when gatewa
         WARN("SKIPPED (needs root): mount --bind and remount read-only of the home; run the suite as root to cover it");
         return;
     }
-    if (what != "read-only home")
-        std::filesystem::remove(pid_file);
+    // Made beside it, then swapped in at once: a gateway.pid that is merely
+    // missing, the daemon would publish again (issue 9) before we could put
+    // the unsafe file there.
+    const auto unsafe = site.home() / ".gateway.pid.unsafe";
     if (what == "directory")
-        std::filesystem::create_directory(pid_file);
+        std::filesystem::create_directory(unsafe);
     else if (what == "fifo")
-        REQUIRE(::mkfifo(pid_file.c_str(), 0644) == 0);
+        REQUIRE(::mkfifo(unsafe.c_str(), 0644) == 0);
     else if (what == "symlink")
-        std::filesystem::create_symlink(site.logs() / "elsewhere.pid", pid_file);
+        std::filesystem::create_symlink(site.logs() / "elsewhere.pid", unsafe);
     else
         ro.emplace(Mount::read_only_bind(site.home()));
+    if (what != "read-only home")
+        REQUIRE(::renameat2(AT_FDCWD, unsafe.c_str(), AT_FDCWD, pid_file.c_str(), RENAME_EXCHANGE) == 0);
 
     for (const char* method : {"Replace", "Restart"}) {
         INFO(method);
