@@ -19,7 +19,7 @@ std::optional<T> positive_int(const nlohmann::json& j, const char* key)
     if (it == j.end() || !it->is_number_integer())
         return std::nullopt;
     const auto v = it->get<std::int64_t>();
-    if (v <= 0 || v > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+    if (v <= 0 || static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
         return std::nullopt;
     return static_cast<T>(v);
 }

@@ -155,6 +155,23 @@ Holds record_holds_lock(const PidRecord& r, const LockState& lock, const Validat
     return process_holds_lock(r.pid, lock.id);
 }
 
+// A supervisor may hold gateway.lock on its gateway's behalf: after a reader
+// unlinked the file the gateway had locked, hermes-gatewayd puts a new one in
+// place, locked, with the gateway's record inside naming the daemon as its
+// manager. The gateway still holds the file it locked (unlinked now).
+bool held_by_its_manager(const PidRecord& r, const LockState& lock, const HomePaths& paths)
+{
+    if (!lock.held)
+        return false;
+    RecordFile in_lock = read_record_file(paths.lock_file);
+    if (in_lock.status != FileStatus::Record || in_lock.id != lock.id || !same_process(*in_lock.record, r))
+        return false;
+    const std::optional<ManagerInfo>& m = in_lock.record->manager;
+    if (!m || m->pid <= 0 || !m->start_time || read_start_time(m->pid) != m->start_time)
+        return false;
+    return process_holds_lock(m->pid, lock.id) == Holds::Yes && flock_on_path(r.pid, paths.lock_file).has_value();
+}
+
 void judge_record(Verdict& v, const PidRecord& r, const HomePaths& paths, const ValidateOptions& options)
 {
     if (r.kind && *r.kind != kGatewayKind) {
@@ -170,6 +187,11 @@ void judge_record(Verdict& v, const PidRecord& r, const HomePaths& paths, const 
     if (!r.start_time)
         v.notes.push_back("record has no start time: PID reuse cannot be ruled out by it");
     v.holds_lock = record_holds_lock(r, v.lock, options);
+    if (*v.holds_lock == Holds::No && !options.we_hold_lock && held_by_its_manager(r, v.lock, paths)) {
+        v.holds_lock = Holds::Yes;
+        v.notes.push_back("gateway.lock is held on its behalf by its manager (see the record inside gateway.lock); "
+                          "the gateway holds the lock file it took, unlinked since");
+    }
     switch (*v.holds_lock) {
     case Holds::Yes:
         v.kind = VerdictKind::Live;

@@ -56,13 +56,15 @@ FileKeeper::FileKeeper(EventLoop& loop, const HomePaths& paths, Repaired repaire
 {
 }
 
-void FileKeeper::adopt(pid_t pid, std::uint64_t start_time, FileId lock, std::string record)
+void FileKeeper::adopt(pid_t pid, std::uint64_t start_time, FileId lock, std::string record, bool keep_record)
 {
-    release();
+    if (pid != pid_)
+        release();
     pid_ = pid;
     start_time_ = start_time;
     child_lock_ = lock;
     record_ = std::move(record);
+    keep_record_ = keep_record;
     check();
 }
 
@@ -94,7 +96,7 @@ void FileKeeper::check()
 {
     if (!pid_)
         return;
-    const bool lock_ok = lock_true(), record_ok = record_true();
+    const bool lock_ok = lock_true(), record_ok = !keep_record_ || record_true();
     if (lock_ok && record_ok)
         return;
     if (!allow_repair())

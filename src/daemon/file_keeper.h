@@ -42,9 +42,12 @@ public:
 
     FileKeeper(EventLoop& loop, const HomePaths& paths, Repaired repaired);
 
-    // Our gateway `pid` is ready: it holds `lock` (the inode it locked) and
-    // `record` is the record to keep (its own bytes, or ours).
-    void adopt(pid_t pid, std::uint64_t start_time, FileId lock, std::string record);
+    // Our gateway `pid` holds `lock` (the inode it locked); `record` is the
+    // record to keep (its own, or one for it naming us as its manager).
+    // Until it is ready (keep_record false) only gateway.lock is kept: the
+    // gateway creates gateway.pid itself, exclusively, and must find the
+    // name free. Calling it again for the same pid updates what is kept.
+    void adopt(pid_t pid, std::uint64_t start_time, FileId lock, std::string record, bool keep_record);
 
     // gateway.pid or gateway.lock changed: put right what is wrong.
     void check();
@@ -69,6 +72,7 @@ private:
     std::uint64_t start_time_ = 0;
     FileId child_lock_{};
     std::string record_;
+    bool keep_record_ = false;
     UniqueFd our_lock_; // a gateway.lock we put in place, locked, while the gateway lives
     FileId our_lock_id_{};
     std::deque<std::uint64_t> recent_; // monotonic usec of recent repairs

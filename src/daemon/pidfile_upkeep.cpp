@@ -49,11 +49,12 @@ PidRecord gateway_record(const HomePaths& paths, const Config& config, pid_t pid
 std::string record_to_keep(const HomePaths& paths, const Config& config, pid_t pid, std::uint64_t generation)
 {
     RecordFile f = read_record_file(paths.pid_file);
-    if (f.status == FileStatus::Record && f.record->pid == pid)
-        return serialize_record(*f.record);
-    if (config.write_pidfile)
-        return serialize_record(gateway_record(paths, config, pid, generation));
-    return serialize_record(record_for_process(pid, paths.home));
+    PidRecord rec = f.status == FileStatus::Record && f.record->pid == pid ? *f.record
+                    : config.write_pidfile                                 ? gateway_record(paths, config, pid, generation)
+                                                                           : record_for_process(pid, paths.home);
+    // Names us, so that a gateway.lock we hold on its behalf is seen as its.
+    rec.manager = ManagerInfo{::getpid(), read_start_time(::getpid()), "hermes-gatewayd", generation};
+    return serialize_record(rec);
 }
 
 void remove_record_of(const HomePaths& paths, pid_t pid, std::uint64_t start_time,

@@ -218,6 +218,7 @@ struct Supervisor::Impl {
     void on_takeover_marker();
     void on_starts_logged();
     bool adopt_foreign(const std::string& why);
+    void keep_lock_of_child(bool and_record);
     void on_obstacle_gone();
     void on_start_timeout();
     void on_escalate();
@@ -515,8 +516,7 @@ void Supervisor::Impl::mark_ready(const std::string& how)
     if (manager)
         manager->record_child({gw->pid, gw->start_time, current_boot_id()});
     if (gw->child)
-        if (auto lock = flock_on_path(gw->pid, paths.lock_file))
-            keeper.adopt(gw->pid, gw->start_time, *lock, record_to_keep(paths, config, gw->pid, generation));
+        keep_lock_of_child(true);
     const bool was_replace = op.kind == Job::Replace;
     const pid_t old_pid = op.old_pid;
     const std::string op_reason = op.options.reason;
@@ -553,10 +553,21 @@ void Supervisor::Impl::on_home_changed(const HomeChange& c)
         on_takeover_marker();
     if (c.starts_log && phase == Phase::Starting)
         on_starts_logged();
-    if (phase == Phase::Starting && !gw->ready)
+    if (phase == Phase::Starting && !gw->ready) {
+        if (c.lock)
+            keep_lock_of_child(false); // a reader unlinked it in the gateway's acquire window
         on_record_seen(c);
-    else if (phase == Phase::Running && (c.record || c.lock))
+    } else if (phase == Phase::Running && (c.record || c.lock)) {
         keeper.check();
+    }
+}
+
+// Keeps gateway.lock naming a locked file with our child's record while the
+// child holds the one it took; with `and_record`, gateway.pid too.
+void Supervisor::Impl::keep_lock_of_child(bool and_record)
+{
+    if (auto lock = flock_on_path(gw->pid, paths.lock_file))
+        keeper.adopt(gw->pid, gw->start_time, *lock, record_to_keep(paths, config, gw->pid, generation), and_record);
 }
 
 // Readiness by record counts what was seen: the record appearing (a reader
