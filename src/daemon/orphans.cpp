@@ -67,7 +67,7 @@ Obstacle from_record(const Verdict& v, const HomePaths& paths)
         std::string why;
         o.orphan = ProcessHandle::open_verified({r.pid, *v.process->start_time, current_boot_id()}, &why);
         if (o.orphan) {
-            o.why = "a gateway of this home that we did not start runs: " + name_of(r.pid);
+            o.why = "a gateway of this home that we did not start, " + name_of(r.pid);
             return o;
         }
     }

@@ -800,13 +800,13 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
         log::info("gateway " + describe_exit(exit), pid, generation);
         notify_observers([&](SupervisorObserver& o) { o.gateway_exited(pid, exit); });
     } else {
-        log::info("the orphaned gateway pid " + std::to_string(pid) + " is gone");
+        log::info("the gateway we did not start, pid " + std::to_string(pid) + ", is gone");
     }
     changed();
 
     if (!want_run) {
         kill_leftovers();
-        enter(Phase::Stopped, Event::Exit, was_child ? "gateway " + describe_exit(exit) : "orphan stopped");
+        enter(Phase::Stopped, Event::Exit, was_child ? "gateway " + describe_exit(exit) : "the gateway we did not start stopped");
         if (op.kind == Job::Stop || op.kind == Job::Shutdown)
             finish_op(result(OpError::None, "stopped"));
         return;
@@ -966,7 +966,7 @@ bool Supervisor::Impl::adopt_foreign(const std::string& why)
         return false;
     obstacle_source.reset();
     obstacle_watch.reset();
-    log::warning(why + ": acting on " + o.why, o.pid);
+    log::warning(why + ", for the gateway we did not start: " + o.why, o.pid);
     watch_gateway(o.pid, std::move(*o.orphan));
     return true;
 }
