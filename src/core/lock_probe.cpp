@@ -101,7 +101,7 @@ bool probe_with_flock(int fd)
 
 } // namespace
 
-LockState probe_lock(const std::filesystem::path& lock_path)
+LockState probe_lock(const std::filesystem::path& lock_path, pid_t expected_holder)
 {
     LockState s;
     UniqueFd fd = open_through_lease(lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -121,7 +121,13 @@ LockState probe_lock(const std::filesystem::path& lock_path)
     s.id = {st.st_dev, st.st_ino};
     s.problem = trust_problem(st.st_uid, st.st_gid, st.st_mode, directory_owner(lock_path));
 
-    if (auto locks = read_small_file("/proc/locks", 16 << 20)) {
+    if (expected_holder > 0 && process_holds_lock(expected_holder, s.id) == Holds::Yes) {
+        s.method = "fdinfo";
+        s.held = true;
+        s.holders = {expected_holder};
+    } else if (open_elsewhere(fd.get()) == OpenElsewhere::No) {
+        s.method = "lease"; // nobody else has it open, so nobody holds it
+    } else if (auto locks = read_small_file("/proc/locks", 16 << 20)) {
         s.method = "proc-locks";
         auto named = flock_holders(*locks, s.id, overlay_device(fd.get(), lock_path));
         s.held = !named.empty();

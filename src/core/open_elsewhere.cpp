@@ -1,6 +1,7 @@
 #include "core/open_elsewhere.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,12 +15,21 @@ OpenElsewhere open_elsewhere(const std::filesystem::path& path)
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
     if (!fd)
         return errno == ENOENT ? OpenElsewhere::No : OpenElsewhere::Unknown;
+    return open_elsewhere(fd.get());
+}
+
+OpenElsewhere open_elsewhere(int fd)
+{
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return OpenElsewhere::Unknown;
-    if (::fcntl(fd.get(), F_SETLEASE, F_WRLCK) != 0)
+    // A lease break (someone opening the file in this moment) is signalled
+    // with SIGURG, which nobody dies of, instead of SIGIO, which kills.
+    if (::fcntl(fd, F_SETSIG, SIGURG) != 0)
+        return OpenElsewhere::Unknown;
+    if (::fcntl(fd, F_SETLEASE, F_WRLCK) != 0)
         return errno == EAGAIN ? OpenElsewhere::Yes : OpenElsewhere::Unknown;
-    ::fcntl(fd.get(), F_SETLEASE, F_UNLCK);
+    ::fcntl(fd, F_SETLEASE, F_UNLCK);
     return OpenElsewhere::No;
 }
 

@@ -10,8 +10,9 @@
 // waits until we give the lease back, and an O_NONBLOCK open fails with
 // EWOULDBLOCK instead, which open_through_lease() below turns into that wait.
 //
-// The kernel tells the lease holder of such an open with SIGIO: a process
-// that calls open_elsewhere() must not die of SIGIO (ignore or handle it).
+// The kernel tells the lease holder of such an open with a signal: SIGURG
+// here (set with F_SETSIG), whose default action is to be ignored, so no
+// caller has to handle it.
 
 #include "util/unique_fd.h"
 
@@ -28,6 +29,9 @@ enum class OpenElsewhere {
 };
 
 OpenElsewhere open_elsewhere(const std::filesystem::path& path);
+
+// The same for a file we have open already through `fd` (our only open of it).
+OpenElsewhere open_elsewhere(int fd);
 
 // open(path, flags | O_NONBLOCK | O_NOFOLLOW, mode), except that when a lease
 // holder is giving the file up (EWOULDBLOCK) it waits for that, reopening the

@@ -234,9 +234,12 @@ Verdict validate(const HomePaths& paths, const ValidateOptions& options)
         v.lock.holders = {::getpid()};
         v.lock.method = "held-by-us";
     } else {
-        v.lock = probe_lock(paths.lock_file);
+        // The record first: the process it names is asked before /proc/locks.
+        v.file = read_record_file(paths.pid_file);
+        v.lock = probe_lock(paths.lock_file, v.file.status == FileStatus::Record ? v.file.record->pid : 0);
     }
-    v.file = read_record_file(paths.pid_file);
+    if (options.we_hold_lock)
+        v.file = read_record_file(paths.pid_file);
     bool held_by_other = v.lock.held && !options.we_hold_lock;
     if (options.we_hold_lock)
         v.lock.id = options.held_lock_id;
