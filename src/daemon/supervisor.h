@@ -31,6 +31,7 @@ namespace hgw::daemon {
 struct ExitInfo {
     std::string kind; // "exited", "killed", "dumped"; empty before any exit
     int status = 0;   // exit code or signal number
+    bool operator==(const ExitInfo&) const = default;
 };
 ExitInfo exit_info_from_wait_status(int status);
 std::string describe_exit(const ExitInfo& exit);
@@ -51,6 +52,7 @@ struct Snapshot {
     std::string blocked_reason; // for Phase::Waiting and Phase::Foreign
     pid_t foreign_pid = 0;      // for Phase::Foreign: who holds the home
     std::vector<std::string> command;
+    bool operator==(const Snapshot&) const = default;
 };
 
 struct OpOptions {

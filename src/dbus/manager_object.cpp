@@ -237,7 +237,14 @@ void ManagerObject::authorize(const char* method) const
 VariantMap ManagerObject::GetStatus()
 {
     return guard_handler("GetStatus", [&] {
-        return status_map(supervisor_.snapshot(), supervisor_.paths(), ::getpid());
+        // Built once per change, not once per call: its 18 variants cost
+        // more than the round trip itself.
+        daemon::Snapshot now = supervisor_.snapshot();
+        if (!status_of_ || *status_of_ != now) {
+            status_cache_ = status_map(now, supervisor_.paths(), ::getpid());
+            status_of_ = std::move(now);
+        }
+        return status_cache_;
     });
 }
 

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -110,6 +111,9 @@ private:
     daemon::Snapshot known_;
     // One-shot: enabled by changed(), runs publish() once per iteration.
     daemon::EventSource publish_;
+    // GetStatus' reply and the snapshot it was built from.
+    std::optional<daemon::Snapshot> status_of_;
+    VariantMap status_cache_;
 };
 
 // GetStatus' dictionary, from a snapshot of the supervisor.
