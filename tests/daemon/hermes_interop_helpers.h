@@ -65,6 +65,14 @@ inline bool bench_mode()
     return v && std::string(v) == "1";
 }
 
+// bench/interop asks a case to end its rounds early (and clean up) by
+// creating the file $HGW_INTEROP_STOP_FILE names.
+inline bool stop_requested()
+{
+    const char* v = std::getenv("HGW_INTEROP_STOP_FILE");
+    return v && *v && ::access(v, F_OK) == 0;
+}
+
 // Appends one JSON line to $HGW_INTEROP_REPORT (bench/interop reads them),
 // and prints it, so a ctest log shows the counts too.
 inline void report(const nlohmann::json& line)
@@ -576,7 +584,7 @@ private:
     std::thread thread_;
 };
 
-// p50, p95 and max of `ms` (never-repaired entries, -1, count as infinite).
+// p50, p95 and max of the spells that ended, and how many never did (-1).
 inline nlohmann::json percentiles(std::vector<double> ms)
 {
     nlohmann::json j;
@@ -587,10 +595,14 @@ inline nlohmann::json percentiles(std::vector<double> ms)
         if (v >= 0)
             done.push_back(v);
     std::sort(done.begin(), done.end());
-    auto at = [&](double q) { return done.empty() ? 0.0 : done[std::min(done.size() - 1, std::size_t(q * done.size()))]; };
+    if (done.empty()) { // null: nothing was repaired to measure
+        j["p50"] = j["p95"] = j["max"] = nullptr;
+        return j;
+    }
+    auto at = [&](double q) { return done[std::min(done.size() - 1, static_cast<std::size_t>(q * done.size()))]; };
     j["p50"] = at(0.50);
     j["p95"] = at(0.95);
-    j["max"] = done.empty() ? 0.0 : done.back();
+    j["max"] = done.back();
     return j;
 }
 

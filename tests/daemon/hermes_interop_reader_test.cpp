@@ -45,6 +45,7 @@ struct Counts {
     int second_acquires = 0; // rounds after which a second acquire succeeded
     int untrue = 0;          // rounds after which the record never became true (lock whole)
     int not_one_gateway = 0; // rounds after which the site did not run exactly the new gateway
+    int bad_rounds = 0;      // rounds with any of the above
     std::vector<std::string> notes;
 
     void note(int round, const std::string& what)
@@ -52,8 +53,30 @@ struct Counts {
         if (notes.size() < 12)
             notes.push_back("replace #" + std::to_string(round) + ": " + what);
     }
-    [[nodiscard]] int bad_rounds() const { return failed + splits + second_acquires + untrue + not_one_gateway; }
+    [[nodiscard]] int problems() const { return failed + splits + second_acquires + untrue + not_one_gateway; }
 };
+
+// After a replace that returned `gw`: the lock whole and the record true
+// (waiting up to 5 s), no second acquire, and only `gw` runs.
+void check_round(const HomePaths& paths, pid_t gw, pid_t daemon, const Site& site, int i, Counts& c)
+{
+    std::string why;
+    if (!await_record_true(paths, gw, daemon, 5s, &why)) {
+        if (lock_truth(paths, gw).whole(gw, daemon))
+            ++c.untrue;
+        else
+            ++c.splits;
+        c.note(i, "gateway " + std::to_string(gw) + " runs, record not true within 5 s: " + why);
+    }
+    if (second_acquire_succeeds(paths)) {
+        ++c.second_acquires;
+        c.note(i, "a second acquire of gateway.lock succeeded while gateway " + std::to_string(gw) + " ran");
+    }
+    if (auto running = site.gateways(); running != std::vector<pid_t>{gw}) {
+        ++c.not_one_gateway;
+        c.note(i, std::to_string(running.size()) + " stub processes run, not just " + std::to_string(gw));
+    }
+}
 
 void reader_during_replaces(const Mode& mode)
 {
@@ -77,8 +100,9 @@ void reader_during_replaces(const Mode& mode)
     TruthWatch watch(w.site, w.daemon.pid());
     FaithfulReader reader(w.site, 1.0);
 
-    for (int i = 0; i < rounds && c.bad_rounds() < give_up_after; ++i) {
+    for (int i = 0; i < rounds && c.bad_rounds < give_up_after && !stop_requested(); ++i) {
         ++c.rounds;
+        const int before = c.problems();
         asked_to_go.insert(gw);
         std::string error;
         std::uint32_t pid = 0;
@@ -93,28 +117,16 @@ void reader_during_replaces(const Mode& mode)
             auto [back, s] = await_status(w.events, w.daemon, w.client, running_or_failed);
             if (!running_ready(s)) {
                 c.note(i, "no gateway came back: " + describe(s));
+                ++c.bad_rounds;
                 break;
             }
             gw = status_pid(s);
-            continue;
+        } else {
+            gw = static_cast<pid_t>(pid);
+            check_round(paths, gw, w.daemon.pid(), w.site, i, c);
         }
-        gw = static_cast<pid_t>(pid);
-        std::string why;
-        if (!await_record_true(paths, gw, w.daemon.pid(), 5s, &why)) {
-            if (lock_truth(paths, gw).whole(gw, w.daemon.pid()))
-                ++c.untrue;
-            else
-                ++c.splits;
-            c.note(i, "gateway " + std::to_string(gw) + " runs, record not true within 5 s: " + why);
-        }
-        if (second_acquire_succeeds(paths)) {
-            ++c.second_acquires;
-            c.note(i, "a second acquire of gateway.lock succeeded while gateway " + std::to_string(gw) + " ran");
-        }
-        if (auto running = w.site.gateways(); running != std::vector<pid_t>{gw}) {
-            ++c.not_one_gateway;
-            c.note(i, std::to_string(running.size()) + " stub processes run, not just " + std::to_string(gw));
-        }
+        if (c.problems() > before)
+            ++c.bad_rounds;
     }
 
     // The reader's two deletions once more, by hand, while the gateway runs:

@@ -119,16 +119,16 @@ void takeovers_by_hand(const std::string& kind, const std::function<double(int)>
 
     const int runs = count_from_env("HGW_INTEROP_TAKEOVERS", 5);
     const int give_up_after = bench_mode() ? runs : 1;
-    int done = 0, bad = 0;
+    int done = 0, bad = 0; // runs, and runs that went wrong
     std::vector<std::string> notes;
-    for (int i = 0; i < runs && bad < give_up_after; ++i) {
+    for (int i = 0; i < runs && bad < give_up_after && !stop_requested(); ++i) {
         ++done;
+        const std::size_t problems = notes.size();
+        auto note = [&](const std::string& what) { notes.push_back("run #" + std::to_string(i) + ": " + what); };
         std::string why;
         auto replacer = take_over(w, gw, lock_delay(i), why);
-        if (!why.empty()) {
-            ++bad;
-            notes.push_back("run #" + std::to_string(i) + ": " + why);
-        }
+        if (!why.empty())
+            note(why);
         // The person ends their gateway (Ctrl-C: a planned stop); the daemon
         // must start its own again.
         if (replacer) {
@@ -136,20 +136,19 @@ void takeovers_by_hand(const std::string& kind, const std::function<double(int)>
             replacer->wait();
         }
         auto [back, s] = await_status(w.events, w.daemon, w.client, [&](const Status& st) {
-            return running_ready(st) && (!replacer || status_pid(st) != replacer->pid());
+            return running_or_failed(st) && (!replacer || status_pid(st) != replacer->pid());
         });
-        if (!back) {
+        if (!running_ready(s)) {
+            note("the daemon did not run its own gateway again: " + describe(s));
             ++bad;
-            notes.push_back("run #" + std::to_string(i) + ": the daemon did not run its own gateway again: " +
-                            describe(s));
             break;
         }
         gw = status_pid(s);
         std::string untrue;
-        if (!await_record_true(w.site.paths(), gw, w.daemon.pid(), 5s, &untrue)) {
+        if (!await_record_true(w.site.paths(), gw, w.daemon.pid(), 5s, &untrue))
+            note("the daemon's gateway again, record not true: " + untrue);
+        if (notes.size() > problems)
             ++bad;
-            notes.push_back("run #" + std::to_string(i) + ": the daemon's gateway again, record not true: " + untrue);
-        }
     }
     sampler.stop();
     const bool failed = failed_since(w.events, 0);

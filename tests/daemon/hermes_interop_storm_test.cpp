@@ -41,7 +41,7 @@ TEST_CASE("issue 9 item 6: 10 replaces within two minutes with Hermes' storm bre
     std::set<pid_t> asked_to_go;
     int done = 0, failed = 0;
     std::vector<std::string> notes;
-    for (int i = 0; i < replaces && failed < give_up_after; ++i) {
+    for (int i = 0; i < replaces && failed < give_up_after && !stop_requested(); ++i) {
         ++done;
         asked_to_go.insert(gw);
         std::string error = dh::error_of([&] {
