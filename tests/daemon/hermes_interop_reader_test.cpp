@@ -134,7 +134,10 @@ void reader_during_replaces(const Mode& mode)
     // be whole again with no second acquire possible.
     bool pid_repaired_signal = false, pid_back = false, lock_back = false, lock_second_acquire = false;
     std::string pid_why, lock_why;
-    if (auto s = try_status(w.client); s && running_ready(*s)) {
+    auto now = try_status(w.client);
+    if (!now || !running_ready(*now))
+        pid_why = lock_why = "not tried: no gateway runs (" + (now ? describe(*now) : std::string("no status")) + ")";
+    if (auto s = now; s && running_ready(*s)) {
         gw = status_pid(*s);
         w.events.skip_all();
         std::filesystem::remove(paths.pid_file);
