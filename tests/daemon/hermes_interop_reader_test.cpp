@@ -22,6 +22,16 @@
 #include "hermes_interop_helpers.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <time.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 
 using namespace hgw;
 using namespace hgw::test;
@@ -30,6 +40,264 @@ using namespace hgw::test::interop;
 using namespace std::chrono_literals;
 
 namespace {
+
+double monotonic_s()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// ---------------------------------------------------------------- Hermes' reader
+
+struct ReaderSummary {
+    long probes = 0;
+    long running = 0;
+    long unlinked_pid = 0;
+    long unlinked_lock = 0;
+    long held_lock_unlinked = 0; // each one a split lock the reader made
+    std::string raw;
+};
+
+struct Deletion {
+    double t = 0;     // CLOCK_MONOTONIC, s
+    std::string name; // gateway.pid or gateway.lock
+    bool held = false;
+};
+
+// tests/stub/hermes_status.py --faithful --home H --poll MS --events FILE:
+// Hermes' unscoped "is a gateway running?" with its cleanup, in a loop.
+class FaithfulReader {
+public:
+    FaithfulReader(const fh::Site& site, double poll_ms, const std::string& name = "reader")
+        : events_(site.logs() / (name + ".events")), child_(spawn(site, poll_ms))
+    {
+    }
+    ~FaithfulReader()
+    {
+        if (!stopped_)
+            stop();
+    }
+    FaithfulReader(const FaithfulReader&) = delete;
+    FaithfulReader& operator=(const FaithfulReader&) = delete;
+
+    [[nodiscard]] pid_t pid() const { return child_.pid(); }
+
+    // SIGTERM, then its one summary line.
+    ReaderSummary stop()
+    {
+        stopped_ = true;
+        child_.signal(SIGTERM);
+        child_.wait();
+        ReaderSummary s;
+        s.raw = child_.output();
+        auto at = s.raw.rfind("{\"probes\"");
+        if (at == std::string::npos)
+            return s;
+        try {
+            auto j = nlohmann::json::parse(s.raw.substr(at, s.raw.find('\n', at) - at));
+            s.probes = j.value("probes", 0L);
+            s.running = j.value("running", 0L);
+            s.unlinked_pid = j["unlinked"].value("gateway.pid", 0L);
+            s.unlinked_lock = j["unlinked"].value("gateway.lock", 0L);
+            s.held_lock_unlinked = j.value("held_lock_unlinked", 0L);
+        } catch (const nlohmann::json::exception&) {
+        }
+        return s;
+    }
+
+    // Every unlink it made so far, from its --events file.
+    [[nodiscard]] std::vector<Deletion> deletions() const
+    {
+        std::vector<Deletion> out;
+        std::ifstream in(events_);
+        std::string line;
+        while (std::getline(in, line)) {
+            try {
+                auto j = nlohmann::json::parse(line);
+                out.push_back({j.at("t").get<double>(), j.at("unlinked").get<std::string>(), j.value("held", false)});
+            } catch (const nlohmann::json::exception&) {
+                // a line being written as we read
+            }
+        }
+        return out;
+    }
+
+private:
+    Child spawn(const fh::Site& site, double poll_ms)
+    {
+        std::ostringstream ms;
+        ms << poll_ms;
+        SpawnOptions so;
+        so.capture_output = true;
+        so.unset_env = {"HERMES_HOME"};
+        return Child::spawn({source_path("tests/stub/hermes_status.py"), "--faithful", "--home", site.home().string(),
+                             "--poll", ms.str(), "--events", events_.string()},
+                            so);
+    }
+
+    fs::path events_;
+    Child child_;
+    bool stopped_ = false;
+};
+
+// ---------------------------------------------------------------- how long the record stays untrue
+
+// Watches the home with inotify: each time gateway.pid or gateway.lock is
+// removed, it notes the time, whether a gateway was running then (a site
+// process holding a gateway.lock, named or unlinked), and checks the record
+// (validate() Live, its process holding what the path names, or the
+// daemon) every 0.2 ms, then less often, until it is true again, for at
+// most 10 s. Joined with the reader's --events file, that gives the time
+// from each of the reader's deletions to the record being true again.
+class TruthWatch {
+public:
+    struct Spell {
+        std::string name;
+        double deleted_seen = 0; // when the watch saw the deletion
+        bool gateway_ran = false;
+        double true_again = -1; // -1: not within 10 s
+    };
+
+    TruthWatch(const fh::Site& site, pid_t daemon)
+        : paths_(site.paths()), marker_(site.marker()), daemon_(daemon), fd_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK))
+    {
+        if (!fd_ || ::inotify_add_watch(fd_.get(), paths_.home.c_str(), IN_DELETE | IN_MOVED_FROM) < 0)
+            throw std::runtime_error("inotify on " + paths_.home.string() + ": " + std::strerror(errno));
+        thread_ = std::thread([this] { run(); });
+    }
+    ~TruthWatch() { stop(); }
+    TruthWatch(const TruthWatch&) = delete;
+    TruthWatch& operator=(const TruthWatch&) = delete;
+
+    void stop()
+    {
+        stop_ = true;
+        if (thread_.joinable())
+            thread_.join();
+    }
+    std::vector<Spell> spells()
+    {
+        std::lock_guard lock(mutex_);
+        return spells_;
+    }
+
+    // For each of the reader's deletions made while a gateway ran, the time
+    // (ms) until the record was true again; -1 for never (within 10 s).
+    std::vector<double> repair_ms(const std::vector<Deletion>& deletions)
+    {
+        auto all = spells();
+        std::vector<double> out;
+        for (const auto& d : deletions) {
+            // The watch's sighting of this very unlink: the first of that
+            // name at or after it (within 0.5 s).
+            auto it = std::find_if(all.begin(), all.end(), [&](const Spell& s) {
+                return s.name == d.name && s.deleted_seen >= d.t - 0.001 && s.deleted_seen - d.t < 0.5;
+            });
+            if (it == all.end() || !it->gateway_ran)
+                continue;
+            out.push_back(it->true_again < 0 ? -1.0 : std::max(0.0, (it->true_again - d.t) * 1000.0));
+        }
+        return out;
+    }
+
+private:
+    [[nodiscard]] bool record_is_true() const
+    {
+        Verdict v = validate(paths_);
+        if (v.kind != VerdictKind::Live || !v.record())
+            return false;
+        return lock_truth(paths_, 0).whole(v.record()->pid, daemon_);
+    }
+    [[nodiscard]] bool a_gateway_runs() const
+    {
+        for (pid_t p : dh::live_gateways(marker_))
+            if (!gateway_lock_holds(p, paths_.lock_file).empty())
+                return true;
+        return false;
+    }
+
+    // Deletions are read (and timed) as they come, also while earlier ones
+    // still wait for the record to be true again.
+    void run()
+    {
+        alignas(inotify_event) char buf[4096];
+        std::vector<std::size_t> pending; // spells not true again yet
+        double last_deletion = 0;
+        while (!stop_) {
+            const double since = monotonic_s() - last_deletion;
+            const long wait_ns = pending.empty() ? 50'000'000L : since < 0.05 ? 200'000L : since < 1.0 ? 2'000'000L : 20'000'000L;
+            timespec ts{0, wait_ns};
+            pollfd p{fd_.get(), POLLIN, 0};
+            if (::ppoll(&p, 1, &ts, nullptr) > 0) {
+                ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+                const double seen = monotonic_s();
+                std::vector<std::string> names;
+                for (ssize_t at = 0; at < n;) {
+                    auto* e = reinterpret_cast<inotify_event*>(buf + at);
+                    std::string name = e->len ? std::string(e->name) : std::string();
+                    if (name == "gateway.pid" || name == "gateway.lock")
+                        names.push_back(name);
+                    at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+                }
+                if (!names.empty()) {
+                    const bool ran = a_gateway_runs();
+                    std::lock_guard lock(mutex_);
+                    for (auto& name : names) {
+                        pending.push_back(spells_.size());
+                        spells_.push_back({name, seen, ran, -1});
+                    }
+                    last_deletion = seen;
+                }
+            }
+            if (pending.empty())
+                continue;
+            if (record_is_true()) {
+                const double now = monotonic_s();
+                std::lock_guard lock(mutex_);
+                for (std::size_t i : pending)
+                    spells_[i].true_again = now;
+                pending.clear();
+            } else {
+                // Not true within 10 s: left at -1 (never).
+                const double now = monotonic_s();
+                std::lock_guard lock(mutex_);
+                std::erase_if(pending, [&](std::size_t i) { return now - spells_[i].deleted_seen > 10.0; });
+            }
+        }
+    }
+
+    HomePaths paths_;
+    std::string marker_;
+    pid_t daemon_;
+    UniqueFd fd_;
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::vector<Spell> spells_;
+    std::thread thread_;
+};
+
+// p50, p95 and max of the spells that ended, and how many never did (-1).
+nlohmann::json percentiles(std::vector<double> ms)
+{
+    nlohmann::json j;
+    j["n"] = ms.size();
+    j["never"] = std::count(ms.begin(), ms.end(), -1.0);
+    std::vector<double> done;
+    for (double v : ms)
+        if (v >= 0)
+            done.push_back(v);
+    std::sort(done.begin(), done.end());
+    if (done.empty()) { // null: nothing was repaired to measure
+        j["p50"] = j["p95"] = j["max"] = nullptr;
+        return j;
+    }
+    auto at = [&](double q) { return done[std::min(done.size() - 1, static_cast<std::size_t>(q * done.size()))]; };
+    j["p50"] = at(0.50);
+    j["p95"] = at(0.95);
+    j["max"] = done.back();
+    return j;
+}
 
 struct Mode {
     std::string name;

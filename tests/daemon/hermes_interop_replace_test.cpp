@@ -22,6 +22,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+
 using namespace hgw;
 using namespace hgw::test;
 using namespace hgw::test::fh;
@@ -29,6 +34,77 @@ using namespace hgw::test::interop;
 using namespace std::chrono_literals;
 
 namespace {
+
+// ---------------------------------------------------------------- running gateways, sampled
+
+// Samples, every ~1 ms, how many of a site's processes hold a flock on a
+// file that is or was the home's gateway.lock: a Hermes gateway holds it
+// from its claim to its exit, so two at once are two running gateways (a
+// daemon, which is no stub, is never counted). The list of the site's stub
+// processes is refreshed every 10 ms: no stub claims sooner than that after
+// its exec (a Python start alone takes longer).
+class GatewaySampler {
+public:
+    explicit GatewaySampler(const fh::Site& site)
+        : marker_(site.marker()), lock_path_(site.paths().lock_file), thread_([this] { run(); })
+    {
+    }
+    ~GatewaySampler() { stop(); }
+    GatewaySampler(const GatewaySampler&) = delete;
+    GatewaySampler& operator=(const GatewaySampler&) = delete;
+
+    void stop()
+    {
+        stop_ = true;
+        if (thread_.joinable())
+            thread_.join();
+    }
+    [[nodiscard]] long samples() const { return samples_; }
+    [[nodiscard]] int max_at_once() const { return max_; }
+    // The pids seen together the first time more than one ran.
+    [[nodiscard]] std::vector<pid_t> first_overlap()
+    {
+        std::lock_guard lock(mutex_);
+        return overlap_;
+    }
+
+private:
+    void run()
+    {
+        std::vector<pid_t> candidates;
+        auto refreshed = dh::Clock::time_point{};
+        while (!stop_) {
+            if (dh::Clock::now() - refreshed >= 10ms) {
+                candidates = dh::live_gateways(marker_);
+                refreshed = dh::Clock::now();
+            }
+            std::vector<pid_t> holding;
+            for (pid_t p : candidates)
+                if (!gateway_lock_holds(p, lock_path_).empty())
+                    holding.push_back(p);
+            ++samples_;
+            const int n = static_cast<int>(holding.size());
+            if (n > max_) {
+                max_ = n;
+                if (n > 1) {
+                    std::lock_guard lock(mutex_);
+                    if (overlap_.empty())
+                        overlap_ = holding;
+                }
+            }
+            std::this_thread::sleep_for(1ms);
+        }
+    }
+
+    std::string marker_;
+    fs::path lock_path_;
+    std::atomic<bool> stop_{false};
+    std::atomic<long> samples_{0};
+    std::atomic<int> max_{0};
+    std::mutex mutex_;
+    std::vector<pid_t> overlap_;
+    std::thread thread_;
+};
 
 // A person's `hermes gateway run --replace` in a shell: this home, no
 // supervisor variable, no NOTIFY_SOCKET. Its --log (the site's) marks it
