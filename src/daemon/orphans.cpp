@@ -3,12 +3,17 @@
 #include "core/lock_holders.h"
 #include "core/lock_probe.h"
 #include "core/open_elsewhere.h"
+#include "core/gateway_cmdline.h"
 #include "core/record_file.h"
 #include "core/validation.h"
 #include "process/pidfd.h"
+#include "process/proc_stat.h"
 #include "process/process_info.h"
 
 #include <sys/stat.h>
+
+#include <algorithm>
+#include <string_view>
 
 namespace hgw::daemon {
 
@@ -128,6 +133,40 @@ Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdenti
     if (v.kind == VerdictKind::Live && v.record())
         return from_record(v, paths);
     return v.lock.held ? holder_of(v.lock) : Obstacle{};
+}
+
+namespace {
+
+std::string env_value(std::string_view environ_text, std::string_view key)
+{
+    std::size_t at = 0;
+    while (at < environ_text.size()) {
+        std::size_t end = environ_text.find('\0', at);
+        if (end == std::string_view::npos)
+            end = environ_text.size();
+        std::string_view entry = environ_text.substr(at, end - at);
+        if (entry.size() > key.size() && entry.starts_with(key) && entry[key.size()] == '=')
+            return std::string(entry.substr(key.size() + 1));
+        at = end + 1;
+    }
+    return {};
+}
+
+} // namespace
+
+std::optional<pid_t> find_replacer(const HomePaths& paths)
+{
+    const auto ours = canonical_home(paths.home);
+    for (pid_t pid : list_processes()) {
+        auto argv = read_cmdline(pid);
+        if (!argv || !looks_like_gateway(*argv) || std::find(argv->begin(), argv->end(), "--replace") == argv->end())
+            continue;
+        auto env = read_small_file("/proc/" + std::to_string(pid) + "/environ", 1 << 20);
+        const std::string home = env ? env_value(*env, "HERMES_HOME") : std::string();
+        if (!home.empty() && canonical_home(home) == ours)
+            return pid;
+    }
+    return std::nullopt;
 }
 
 Obstacle lock_holder(const HomePaths& paths)

@@ -39,4 +39,9 @@ Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdenti
 // lock after our look causes.
 Obstacle lock_holder(const HomePaths& paths);
 
+// `hermes gateway run --replace` for this home (a Hermes-shaped gateway
+// command line with --replace, HERMES_HOME naming this home), for when its
+// takeover marker was gone before we could read who wrote it.
+std::optional<pid_t> find_replacer(const HomePaths& paths);
+
 } // namespace hgw::daemon

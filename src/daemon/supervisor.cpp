@@ -76,7 +76,8 @@ constexpr int kExitFailure = 1;      // ours, with --exit-on-failure: anything e
 
 constexpr microseconds kRetryFirst = 100ms;  // first retry of a blocked start
 constexpr microseconds kRetryMax = 10s;      // retries back off up to this
-constexpr microseconds kForeignRecheck = 30s; // a foreign gateway we cannot watch by pidfd
+constexpr microseconds kForeignRecheck = 30s;
+constexpr pid_t kUnknownReplacer = -1; // a takeover marker seen, but gone before we read it // a foreign gateway we cannot watch by pidfd
 constexpr microseconds kLeftoverGrace = 1s;  // SIGTERM -> SIGKILL for a dead gateway's leftovers
 constexpr microseconds kMaxExtend = std::chrono::hours(24); // EXTEND_TIMEOUT_USEC beyond this is clamped
 
@@ -557,8 +558,8 @@ void Supervisor::Impl::on_home_changed(const HomeChange& c)
         if (c.lock)
             keep_lock_of_child(false); // a reader unlinked it in the gateway's acquire window
         on_record_seen(c);
-    } else if (phase == Phase::Running && (c.record || c.lock)) {
-        keeper.check();
+    } else if (phase == Phase::Running && (c.record || c.lock) && !gw->taken_over_by) {
+        keeper.check(); // (a gateway being taken over removes its files on the way out)
     }
 }
 
@@ -590,10 +591,16 @@ void Supervisor::Impl::on_record_seen(const HomeChange& c)
 void Supervisor::Impl::on_takeover_marker()
 {
     auto marker = read_takeover_marker(paths);
-    if (!marker || marker->target_pid != gw->pid ||
-        (marker->target_start_time && *marker->target_start_time != gw->start_time))
+    if (!marker) {
+        // Gone already: our gateway consumed it on the SIGTERM that came
+        // with it. The replacer is looked for when the gateway exits.
+        if (gw->ready && !gw->taken_over_by)
+            gw->taken_over_by = kUnknownReplacer;
         return;
-    gw->taken_over_by = marker->replacer_pid;
+    }
+    if (marker->target_pid != gw->pid || (marker->target_start_time && *marker->target_start_time != gw->start_time))
+        return;
+    gw->taken_over_by = marker->replacer_pid > 0 ? marker->replacer_pid : kUnknownReplacer;
     log::warning("hermes gateway run --replace (pid " + std::to_string(marker->replacer_pid) +
                      ") is taking over from our gateway",
                  gw->pid, generation);
@@ -768,8 +775,12 @@ void Supervisor::Impl::on_exit()
     if (was_child)
         term_leftovers();
     if (taken_over_by && want_run && op.kind == Job::None) {
-        after_takeover(exit_info_from_wait_status(status), pid, taken_over_by);
-        return;
+        const std::optional<pid_t> replacer =
+            taken_over_by == kUnknownReplacer ? find_replacer(paths) : std::optional<pid_t>(taken_over_by);
+        if (replacer) {
+            after_takeover(exit_info_from_wait_status(status), pid, *replacer);
+            return;
+        }
     }
     after_exit(exit_info_from_wait_status(status), pid, was_child, start_failed, was_ready);
 }

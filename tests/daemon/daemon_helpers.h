@@ -152,6 +152,21 @@ inline std::vector<std::string> stub_args(const TempHome& home, std::vector<std:
 
 inline std::string stub_log(const TempHome& home) { return home.exists("stub.log") ? home.read("stub.log") : ""; }
 
+// The stub's log once it holds `text` (or at the deadline, as it is then).
+// The daemon may call a gateway ready, from its record and lock, a moment
+// before the gateway logs that it runs.
+inline std::string stub_log_with(const TempHome& home, const std::string& text,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(30))
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string log = stub_log(home);
+    while (log.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        log = stub_log(home);
+    }
+    return log;
+}
+
 // The stub's two complaints when a start finds another gateway's traces.
 inline bool lost_a_race(const std::string& log)
 {

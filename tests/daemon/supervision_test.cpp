@@ -108,8 +108,9 @@ TEST_CASE("a gateway killed with SIGKILL is followed by a new one whose record i
     // ... so the new one started cleanly, and its record is true.
     require_live_record(home, after.pid);
     CHECK(live_gateways(home.dir().string()) == std::vector<pid_t>{after.pid});
-    std::string log = stub_log(home);
-    CHECK(log.find("Gateway running (pid " + std::to_string(after.pid) + ")") != std::string::npos);
+    const std::string running = "Gateway running (pid " + std::to_string(after.pid) + ")";
+    std::string log = stub_log_with(home, running);
+    CHECK(log.find(running) != std::string::npos);
     CHECK_FALSE(lost_a_race(log));
 }
 
@@ -427,8 +428,9 @@ TEST_CASE("a record left by a dead gateway is cleaned at daemon start", "[daemon
     Running now = running_gateway(client);
     CHECK(now.generation == 1); // the first start succeeded
     require_live_record(home, now.pid);
-    std::string log = stub_log(home);
-    CHECK(log.find("Gateway running (pid " + std::to_string(now.pid) + ")") != std::string::npos);
+    const std::string running = "Gateway running (pid " + std::to_string(now.pid) + ")";
+    std::string log = stub_log_with(home, running);
+    CHECK(log.find(running) != std::string::npos);
     CHECK_FALSE(lost_a_race(log));
 }
 
