@@ -6,25 +6,18 @@
 #include "util/errors.h"
 
 #include <iostream>
-#include <memory>
 
 namespace hgw::cli {
 
 namespace {
 
-struct Options {
-    std::string home;
-    bool home_given = false; // --home appeared, perhaps with an empty value
-    bool json = false;
-};
-
 // The home to act on, which must exist: judging a home that is not there
 // would answer "none" about a typo.
-HomePaths resolve(const Options& o)
+HomePaths resolve(const PidfileRequest& o)
 {
-    if (o.home_given && o.home.empty())
+    if (o.home && o.home->empty())
         throw Error("empty --home", "give a path, or leave --home out for $HERMES_HOME or ~/.hermes");
-    HomePaths paths = paths_for(o.home_given ? std::filesystem::path(o.home) : default_home());
+    HomePaths paths = paths_for(o.home ? std::filesystem::path(*o.home) : default_home());
     if (StartCheck home = check_home_exists(paths); !home)
         throw Error(home.problem, home.hint);
     return paths;
@@ -68,7 +61,7 @@ void print_verdict(const Verdict& v, const HomePaths& paths)
         std::cout << "  note:     " << n << "\n";
 }
 
-int run_check(const Options& o)
+int run_check(const PidfileRequest& o)
 {
     auto paths = resolve(o);
     Verdict v = validate(paths);
@@ -79,7 +72,7 @@ int run_check(const Options& o)
     return check_exit_code(v.kind);
 }
 
-int run_show(const Options& o)
+int run_show(const PidfileRequest& o)
 {
     auto paths = resolve(o);
     RecordFile f = read_record_file(paths.pid_file);
@@ -111,7 +104,7 @@ int run_show(const Options& o)
     }
 }
 
-int run_clean(const Options& o)
+int run_clean(const PidfileRequest& o)
 {
     using A = CleanOutcome::Action;
     auto paths = resolve(o);
@@ -147,35 +140,14 @@ int guarded(F body)
 
 } // namespace
 
-void add_pidfile_command(CLI::App& app, int& exit_code)
+int run_pidfile(const PidfileRequest& request)
 {
-    auto opts = std::make_shared<Options>();
-    auto* pidfile = app.add_subcommand("pidfile", "Inspect and repair the gateway's PID file");
-    pidfile->require_subcommand(1);
-    auto* home_first = pidfile->add_option("--home", opts->home, "Hermes home (default: $HERMES_HOME, else ~/.hermes)");
-    pidfile->add_flag("--json", opts->json, "Print one JSON object");
-
-    struct Sub {
-        const char* name;
-        const char* help;
-        int (*run)(const Options&);
-    };
-    static const Sub subs[] = {
-        {"show", "Print the record as read (exit 0 record, 3 none, 4 corrupt or unsafe)", run_show},
-        {"check", "Judge the record (exit 0 live, 1 stale, 3 none, 4 corrupt or unsafe)", run_check},
-        {"clean", "Remove a stale record under the lock (exit 0 done, 1 refused: live or busy, 4 unsafe)", run_clean},
-    };
-    for (const auto& s : subs) {
-        auto* sub = pidfile->add_subcommand(s.name, s.help);
-        // Options may also follow the subcommand: `pidfile check --json`.
-        auto* home_after = sub->add_option("--home", opts->home, "Hermes home");
-        sub->add_flag("--json", opts->json, "Print one JSON object");
-        auto run = s.run;
-        sub->callback([opts, run, home_first, home_after, &exit_code] {
-            opts->home_given = home_first->count() + home_after->count() > 0;
-            exit_code = guarded([&] { return run(*opts); });
-        });
+    switch (request.action) {
+    case PidfileAction::Show: return guarded([&] { return run_show(request); });
+    case PidfileAction::Check: return guarded([&] { return run_check(request); });
+    case PidfileAction::Clean: return guarded([&] { return run_clean(request); });
     }
+    return 2;
 }
 
 } // namespace hgw::cli
