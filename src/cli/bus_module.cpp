@@ -1,11 +1,11 @@
 #include "cli/bus_module.h"
 
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 
 #include <dlfcn.h>
 
 #include <filesystem>
-#include <iostream>
 #include <string>
 #include <system_error>
 
@@ -43,8 +43,8 @@ fs::path module_path()
 
 int cannot_load(const fs::path& path, const std::string& why)
 {
-    std::cerr << "hermes-gatewayctl: cannot load the D-Bus client module " << path.string() << ": " << why
-              << " (the bus commands need it; reinstall hermes-gatewayd)\n";
+    print_error("hermes-gatewayctl: cannot load the D-Bus client module " + path.string() + ": " + why +
+                " (the bus commands need it; reinstall hermes-gatewayd)\n");
     return exit_codes::kFailed;
 }
 

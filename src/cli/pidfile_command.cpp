@@ -1,11 +1,11 @@
 #include "cli/pidfile_command.h"
 
+#include "cli/output.h"
 #include "core/pidfile.h"
 #include "core/start_check.h"
 #include "core/verdict_json.h"
 #include "util/errors.h"
 
-#include <iostream>
 
 namespace hgw::cli {
 
@@ -40,25 +40,25 @@ std::string record_line(const PidRecord& r)
 
 void print_verdict(const Verdict& v, const HomePaths& paths)
 {
-    std::cout << to_string(v.kind) << ": " << v.summary << "\n";
-    std::cout << "  pid file: " << paths.pid_file.string() << "\n";
+    std::string out = std::string(to_string(v.kind)) + ": " + v.summary + "\n";
+    out += "  pid file: " + paths.pid_file.string() + "\n";
     if (v.record())
-        std::cout << "  record:   " << record_line(*v.record()) << "\n";
+        out += "  record:   " + record_line(*v.record()) + "\n";
     if (v.process) {
-        std::cout << "  process:  " << to_string(v.process->liveness);
+        out += "  process:  " + std::string(to_string(v.process->liveness));
         if (v.process->start_time)
-            std::cout << ", start_time " << *v.process->start_time;
+            out += ", start_time " + std::to_string(*v.process->start_time);
         if (v.process->argv && !v.process->argv->empty())
-            std::cout << ", runs " << (*v.process->argv)[0];
-        std::cout << "\n";
+            out += ", runs " + (*v.process->argv)[0];
+        out += "\n";
     }
-    std::cout << "  lock:     " << paths.lock_file.string() << ", "
-              << (!v.lock.exists ? "absent" : v.lock.held ? "held" : "not held");
+    out += "  lock:     " + paths.lock_file.string() + ", " + (!v.lock.exists ? "absent" : v.lock.held ? "held" : "not held");
     for (pid_t p : v.lock.holders)
-        std::cout << " by pid " << p;
-    std::cout << "\n";
+        out += " by pid " + std::to_string(p);
+    out += "\n";
     for (const auto& n : v.notes)
-        std::cout << "  note:     " << n << "\n";
+        out += "  note:     " + n + "\n";
+    print(out);
 }
 
 int run_check(const PidfileRequest& o)
@@ -66,7 +66,7 @@ int run_check(const PidfileRequest& o)
     auto paths = resolve(o);
     Verdict v = validate(paths);
     if (o.json)
-        std::cout << verdict_to_json(v, paths).dump() << "\n";
+        print(verdict_to_json(v, paths).dump() + "\n");
     else
         print_verdict(v, paths);
     return check_exit_code(v.kind);
@@ -85,17 +85,18 @@ int run_show(const PidfileRequest& o)
                                                         : "unsafe";
         j["problem"] = f.problem.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f.problem);
         j["record"] = f.record ? record_to_json(*f.record) : nlohmann::ordered_json(nullptr);
-        std::cout << j.dump() << "\n";
+        print(j.dump() + "\n");
     } else if (f.status == FileStatus::Missing) {
-        std::cout << paths.pid_file.string() << ": no such file\n";
+        print(paths.pid_file.string() + ": no such file\n");
     } else if (f.record) {
-        std::cout << paths.pid_file.string() << ": " << record_line(*f.record) << "\n";
+        std::string out = paths.pid_file.string() + ": " + record_line(*f.record) + "\n";
         if (f.record->argv)
             for (const auto& a : *f.record->argv)
-                std::cout << "  argv: " << a << "\n";
+                out += "  argv: " + a + "\n";
+        print(out);
     } else {
-        std::cout << paths.pid_file.string() << ": " << (f.status == FileStatus::Corrupt ? "corrupt" : "unsafe")
-                  << ": " << f.problem << "\n";
+        print(paths.pid_file.string() + ": " + (f.status == FileStatus::Corrupt ? "corrupt" : "unsafe") + ": " +
+              f.problem + "\n");
     }
     switch (f.status) {
     case FileStatus::Record: return 0;
@@ -110,9 +111,9 @@ int run_clean(const PidfileRequest& o)
     auto paths = resolve(o);
     CleanOutcome c = clean(paths);
     if (o.json)
-        std::cout << clean_to_json(c, paths).dump() << "\n";
+        print(clean_to_json(c, paths).dump() + "\n");
     else
-        std::cout << to_string(c.action) << ": " << c.message << "\n";
+        print(std::string(to_string(c.action)) + ": " + c.message + "\n");
     switch (c.action) {
     case A::NothingToDo:
     case A::Removed:
@@ -131,9 +132,9 @@ int guarded(F body)
     try {
         return body();
     } catch (const Error& e) {
-        std::cerr << "hermes-gatewayctl: " << describe(e) << "\n";
+        print_error("hermes-gatewayctl: " + describe(e) + "\n");
     } catch (const std::exception& e) {
-        std::cerr << "hermes-gatewayctl: " << e.what() << "\n";
+        print_error("hermes-gatewayctl: " + std::string(e.what()) + "\n");
     }
     return 2;
 }

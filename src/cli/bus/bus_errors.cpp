@@ -1,9 +1,9 @@
 #include "cli/bus/bus_errors.h"
 
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 #include "util/duration.h"
 
-#include <iostream>
 
 namespace hgw::cli {
 
@@ -81,7 +81,7 @@ Failure explain(const BusCallError& e, const CallContext& c)
 
 int report(const Failure& f)
 {
-    std::cerr << "hermes-gatewayctl: " << f.message << "\n";
+    print_error("hermes-gatewayctl: " + f.message + "\n");
     return f.code;
 }
 

@@ -4,8 +4,8 @@
 #include "cli/bus/bus_errors.h"
 #include "cli/bus/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 
-#include <iostream>
 
 namespace hgw::cli {
 
@@ -52,8 +52,8 @@ extern "C" __attribute__((visibility("default"))) int hgw_ctl_bus_main_v1(const 
                                                                           std::size_t request_size)
 {
     if (!request || request_size != sizeof(hgw::cli::BusRequest)) {
-        std::cerr << "hermes-gatewayctl: the D-Bus client module is from another build of hermes-gatewayctl "
-                     "(reinstall hermes-gatewayd)\n";
+        hgw::cli::print_error("hermes-gatewayctl: the D-Bus client module is from another build of "
+                              "hermes-gatewayctl (reinstall hermes-gatewayd)\n");
         return hgw::cli::exit_codes::kFailed;
     }
     return hgw::cli::guarded(*request);

@@ -1,11 +1,12 @@
 #include "cli/bus/gateway_client.h"
 
+#include "cli/output.h"
+
 #include <poll.h>
 #include <time.h>
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <stdexcept>
 
 namespace hgw::cli {
@@ -81,9 +82,9 @@ int from_sd_bus(const char* what, F body) noexcept
     try {
         body();
     } catch (const std::exception& e) {
-        std::cerr << "hermes-gatewayctl: while handling " << what << ": " << e.what() << "\n";
+        print_error("hermes-gatewayctl: while handling " + std::string(what) + ": " + e.what() + "\n");
     } catch (...) {
-        std::cerr << "hermes-gatewayctl: while handling " << what << ": unknown error\n";
+        print_error("hermes-gatewayctl: while handling " + std::string(what) + ": unknown error\n");
     }
     return 0; // other handlers may want the message too
 }

@@ -6,8 +6,8 @@
 #include "cli/bus/gateway_client.h"
 #include "cli/bus/render.h"
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 
-#include <iostream>
 #include <stdexcept>
 
 namespace hgw::cli {
@@ -63,7 +63,7 @@ int run_lifecycle(const BusRequest& r)
     // subscription costs the progress lines only, not the operation.
     client.subscribe([&](const BusEvent& e) {
         if (progress && !answered && e.name != "PropertiesChanged")
-            std::cout << event_line(e) << std::endl; // flushed: someone may be reading a pipe
+            print_line_flushed(event_line(e));
     });
     ctx.started = Clock::now();
     auto pending = client.call_async(what.method, call_options(r), ctx.reply_timeout);
@@ -88,11 +88,12 @@ int run_lifecycle(const BusRequest& r)
             j["pid"] = pid;
             j["generation"] = generation;
         }
-        std::cout << j.dump() << "\n";
+        print(j.dump() + "\n");
     } else if (is_stop) {
-        std::cout << what.done << "\n";
+        print(std::string(what.done) + "\n");
     } else {
-        std::cout << what.done << ": pid " << pid << ", generation " << generation << "\n";
+        print(std::string(what.done) + ": pid " + std::to_string(pid) + ", generation " + std::to_string(generation) +
+              "\n");
     }
     return exit_codes::kOk;
 }

@@ -1,6 +1,7 @@
 #include "cli/bus/render.h"
 
 #include "cli/bus/bus_errors.h"
+#include "cli/output.h"
 #include "util/duration.h"
 
 #include <string.h>
@@ -8,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
 
 namespace hgw::cli {
 
@@ -161,14 +161,15 @@ std::string local_time_millis(std::int64_t usec)
 void print_status(const Json& s, const BusTarget& target)
 {
     using std::chrono::microseconds;
-    auto row = [](const char* label, const std::string& value) {
+    std::string out;
+    auto row = [&out](const char* label, const std::string& value) {
         if (!value.empty())
-            std::cout << std::string(11 - std::min<std::size_t>(11, strlen(label)), ' ') << label << ": " << value << "\n";
+            out += std::string(11 - std::min<std::size_t>(11, strlen(label)), ' ') + label + ": " + value + "\n";
     };
     std::string header = "hermes-gateway: " + target.bus_name + " on " + describe_bus(target);
     if (num(s, "daemon_pid") != 0)
         header += " (hermes-gatewayd pid " + std::to_string(num(s, "daemon_pid")) + ")";
-    std::cout << header << "\n";
+    out += header + "\n";
 
     std::string state = str(s, "state");
     if (state == "running")
@@ -200,6 +201,7 @@ void print_status(const Json& s, const BusTarget& target)
         row("Command", shell_join(*it));
     row("PID file", str(s, "pid_file"));
     row("Home", str(s, "home"));
+    print(out);
 }
 
 } // namespace hgw::cli

@@ -5,8 +5,8 @@
 #include "cli/bus/gateway_client.h"
 #include "cli/bus/render.h"
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 
-#include <iostream>
 
 namespace hgw::cli {
 
@@ -39,7 +39,7 @@ int run_status(const BusRequest& r)
         return report(explain(e, ctx));
     }
     if (r.json)
-        std::cout << status.dump() << "\n";
+        print(status.dump() + "\n");
     else
         print_status(status, ctx.target);
     return status_exit_code(status);

@@ -6,9 +6,9 @@
 #include "cli/bus/gateway_client.h"
 #include "cli/bus/render.h"
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 #include "util/duration.h"
 
-#include <iostream>
 
 namespace hgw::cli {
 
@@ -62,9 +62,10 @@ int run_wait_ready(const BusRequest& r)
                 last_state = str(s, "state");
                 if (is_ready(s) && static_cast<std::uint64_t>(num(s, "generation")) > r.newer_than) {
                     if (r.json)
-                        std::cout << s.dump() << "\n";
+                        print(s.dump() + "\n");
                     else
-                        std::cout << "ready: pid " << num(s, "pid") << ", generation " << num(s, "generation") << "\n";
+                        print("ready: pid " + std::to_string(num(s, "pid")) + ", generation " +
+                              std::to_string(num(s, "generation")) + "\n");
                     return exit_codes::kOk;
                 }
             } catch (const BusCallError& e) {

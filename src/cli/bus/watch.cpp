@@ -6,6 +6,7 @@
 #include "cli/bus/gateway_client.h"
 #include "cli/bus/render.h"
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 #include "util/unique_fd.h"
 
 #include <signal.h>
@@ -14,7 +15,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <stdexcept>
 #include <vector>
 
@@ -73,18 +73,18 @@ int run_watch(const BusRequest& r)
     client.subscribe([&](const BusEvent& e) {
         std::string line = r.json ? event_json(e).dump() : local_time_millis(e.received_usec) + " " + event_line(e);
         if (banner_out)
-            std::cout << line << std::endl; // flushed: someone may be reading a pipe
+            print_line_flushed(line);
         else
             held.push_back(std::move(line));
     });
     client.settle(kQuickReplyTimeout);
     // On stderr, so stdout holds events only; also tells a reader that the
     // subscription is in place.
-    std::cerr << "watching " << r.target.bus_name << " on " << describe_bus(r.target)
-              << (client.daemon_present() ? "" : " (hermes-gatewayd is not running yet)") << std::endl;
+    print_error("watching " + r.target.bus_name + " on " + describe_bus(r.target) +
+                (client.daemon_present() ? "" : " (hermes-gatewayd is not running yet)") + "\n");
     banner_out = true;
     for (const std::string& line : held)
-        std::cout << line << std::endl;
+        print_line_flushed(line);
 
     std::optional<Clock::time_point> deadline;
     if (r.timeout)
