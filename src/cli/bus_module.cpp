@@ -41,9 +41,9 @@ fs::path module_path()
     return (fs::path(exe).parent_path() / HGW_CTL_MODULE_RELDIR / HGW_CTL_MODULE_NAME).lexically_normal();
 }
 
-int cannot_load(const fs::path& path, const std::string& why)
+int cannot_load(const std::string& why)
 {
-    print_error("hermes-gatewayctl: cannot load the D-Bus client module " + path.string() + ": " + why +
+    print_error("hermes-gatewayctl: cannot load its D-Bus client module: " + why +
                 " (the bus commands need it; reinstall hermes-gatewayd)\n");
     return exit_codes::kFailed;
 }
@@ -57,11 +57,11 @@ int run_bus_command(const BusRequest& request)
     // atexit work (flushing the bus) must find its code still mapped.
     void* module = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!module)
-        return cannot_load(path, dlerror());
+        return cannot_load(dlerror()); // names the path
     void* symbol = dlsym(module, kBusModuleEntry);
     if (!symbol)
-        return cannot_load(path, "it is from another version of hermes-gatewayctl (no " +
-                                     std::string(kBusModuleEntry) + ")");
+        return cannot_load(path.string() + " is from another version of hermes-gatewayctl (it has no " +
+                           std::string(kBusModuleEntry) + ")");
     auto entry = reinterpret_cast<BusModuleEntry>(symbol);
     return entry(&request, sizeof request);
 }
