@@ -63,9 +63,8 @@ std::uint64_t count_value(std::string_view option, const std::string& text)
 
 BusTarget target_of(const ScannedArgs& s)
 {
-    int buses = 0;
-    for (const char* choice : {"--system", "--user", "--address"})
-        buses += s.given(choice) && (choice == std::string_view("--address") || s.flag(choice)) ? 1 : 0;
+    // A flag given as --system=false chooses nothing.
+    const int buses = (s.flag("--system") ? 1 : 0) + (s.flag("--user") ? 1 : 0) + (s.given("--address") ? 1 : 0);
     if (buses > 1)
         throw UsageError("--system, --user and --address exclude each other: give one");
 

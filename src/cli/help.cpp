@@ -99,39 +99,43 @@ const std::array kBusCommands = {
 constexpr std::size_t kWidth = 100;     // wrap help text here
 constexpr std::size_t kHelpColumn = 28; // where option descriptions start
 
-// `text` wrapped at kWidth, every line but the first indented by `indent`;
-// the first line continues after `used` columns.
-std::string wrap(std::string_view text, std::size_t indent, std::size_t used)
+// `text` wrapped at kWidth, continuing a line already `indent` columns
+// long; the lines it adds are indented as much.
+std::string wrap(std::string_view text, std::size_t indent)
 {
     std::string out;
-    std::size_t column = used;
+    std::size_t column = indent;
+    bool line_start = true;
     while (!text.empty()) {
-        std::size_t space = text.find(' ');
-        std::string_view word = text.substr(0, space);
+        const std::size_t space = text.find(' ');
+        const std::string_view word = text.substr(0, space);
         text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
-        if (column > indent && column + 1 + word.size() > kWidth) {
+        if (!line_start && column + 1 + word.size() > kWidth) {
             out += "\n" + std::string(indent, ' ');
             column = indent;
-        } else if (column > used || (column == used && !out.empty())) {
+            line_start = true;
+        }
+        if (!line_start) {
             out += ' ';
             ++column;
         }
         out += word;
         column += word.size();
+        line_start = false;
     }
     return out + "\n";
 }
 
-// "  --home DIR                Hermes home ...": one row of a two-column list.
+// "  --home DIR                Hermes home ...": one row of a two-column
+// list; a left side too wide for its column gets a line of its own.
 std::string row(std::string_view left, std::string_view help)
 {
-    std::string line = "  " + std::string(left);
-    if (line.size() + 2 > kHelpColumn)
-        line += "\n" + std::string(kHelpColumn, ' ');
+    std::string out = "  " + std::string(left);
+    if (out.size() + 2 > kHelpColumn)
+        out += "\n" + std::string(kHelpColumn, ' ');
     else
-        line.resize(kHelpColumn, ' ');
-    std::size_t used = line.size() - (line.rfind('\n') == std::string::npos ? 0 : line.rfind('\n') + 1);
-    return line + wrap(help, kHelpColumn, used);
+        out.resize(kHelpColumn, ' ');
+    return out + wrap(help, kHelpColumn);
 }
 
 std::string options_section(std::span<const OptionSpec> options)
@@ -213,7 +217,7 @@ std::string pidfile_action_help(PidfileAction action)
 
 std::string bus_command_help(const BusCommandInfo& info)
 {
-    std::string out = wrap(info.help, 0, 0) + "\n";
+    std::string out = wrap(info.help, 0) + "\n";
     out += "Usage: " + std::string(kProgram) + " " + std::string(info.name) + " [OPTIONS]\n\n";
     out += options_section(bus_command_options(info));
     out += "\n--system, --user and --address exclude each other; without them, root uses the system bus and\n"
