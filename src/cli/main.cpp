@@ -1,21 +1,49 @@
 // hermes-gatewayctl: the command line for people and for the update hook.
+//
+// This front end parses the command line, prints help, and runs `pidfile`
+// itself; the bus commands run in a module loaded only for them (see
+// bus_module.h), so that the commands that need no bus load no bus library.
 
-#include "cli/bus_commands.h"
+#include "cli/bus_module.h"
+#include "cli/command_line.h"
+#include "cli/exit_codes.h"
 #include "cli/pidfile_command.h"
 
-#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <variant>
+
+#ifndef HGW_VERSION
+#error "HGW_VERSION must be the project's version"
+#endif
+
+namespace {
+
+using namespace hgw::cli;
+
+// One overload per kind of invocation; each returns the exit code.
+struct Runner {
+    int operator()(const HelpRequest& h) const
+    {
+        std::fputs(h.text.c_str(), stdout);
+        return exit_codes::kOk;
+    }
+    int operator()(const VersionRequest&) const
+    {
+        std::puts("hermes-gatewayctl " HGW_VERSION);
+        return exit_codes::kOk;
+    }
+    int operator()(const UsageFailure& f) const
+    {
+        std::fprintf(stderr, "hermes-gatewayctl: %s\n%s\n", f.message.c_str(), f.hint.c_str());
+        return exit_codes::kInvalidArgs;
+    }
+    int operator()(const PidfileRequest& r) const { return run_pidfile(r); }
+    int operator()(const BusRequest& r) const { return run_bus_command(r); }
+};
+
+} // namespace
 
 int main(int argc, char** argv)
 {
-    CLI::App app{"hermes-gatewayctl: inspect and control the Hermes gateway"};
-    app.require_subcommand(1);
-    int exit_code = 0;
-    hgw::cli::add_pidfile_command(app, exit_code);
-    hgw::cli::add_bus_commands(app, exit_code);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 2;
-    }
-    return exit_code;
+    return std::visit(Runner{}, parse_command_line(argc, argv));
 }

@@ -1,30 +1,23 @@
 #include "cli/pidfile_command.h"
 
+#include "cli/output.h"
 #include "core/pidfile.h"
 #include "core/start_check.h"
 #include "core/verdict_json.h"
 #include "util/errors.h"
 
-#include <iostream>
-#include <memory>
 
 namespace hgw::cli {
 
 namespace {
 
-struct Options {
-    std::string home;
-    bool home_given = false; // --home appeared, perhaps with an empty value
-    bool json = false;
-};
-
 // The home to act on, which must exist: judging a home that is not there
 // would answer "none" about a typo.
-HomePaths resolve(const Options& o)
+HomePaths resolve(const PidfileRequest& o)
 {
-    if (o.home_given && o.home.empty())
+    if (o.home && o.home->empty())
         throw Error("empty --home", "give a path, or leave --home out for $HERMES_HOME or ~/.hermes");
-    HomePaths paths = paths_for(o.home_given ? std::filesystem::path(o.home) : default_home());
+    HomePaths paths = paths_for(o.home ? std::filesystem::path(*o.home) : default_home());
     if (StartCheck home = check_home_exists(paths); !home)
         throw Error(home.problem, home.hint);
     return paths;
@@ -47,39 +40,39 @@ std::string record_line(const PidRecord& r)
 
 void print_verdict(const Verdict& v, const HomePaths& paths)
 {
-    std::cout << to_string(v.kind) << ": " << v.summary << "\n";
-    std::cout << "  pid file: " << paths.pid_file.string() << "\n";
+    std::string out = std::string(to_string(v.kind)) + ": " + v.summary + "\n";
+    out += "  pid file: " + paths.pid_file.string() + "\n";
     if (v.record())
-        std::cout << "  record:   " << record_line(*v.record()) << "\n";
+        out += "  record:   " + record_line(*v.record()) + "\n";
     if (v.process) {
-        std::cout << "  process:  " << to_string(v.process->liveness);
+        out += "  process:  " + std::string(to_string(v.process->liveness));
         if (v.process->start_time)
-            std::cout << ", start_time " << *v.process->start_time;
+            out += ", start_time " + std::to_string(*v.process->start_time);
         if (v.process->argv && !v.process->argv->empty())
-            std::cout << ", runs " << (*v.process->argv)[0];
-        std::cout << "\n";
+            out += ", runs " + (*v.process->argv)[0];
+        out += "\n";
     }
-    std::cout << "  lock:     " << paths.lock_file.string() << ", "
-              << (!v.lock.exists ? "absent" : v.lock.held ? "held" : "not held");
+    out += "  lock:     " + paths.lock_file.string() + ", " + (!v.lock.exists ? "absent" : v.lock.held ? "held" : "not held");
     for (pid_t p : v.lock.holders)
-        std::cout << " by pid " << p;
-    std::cout << "\n";
+        out += " by pid " + std::to_string(p);
+    out += "\n";
     for (const auto& n : v.notes)
-        std::cout << "  note:     " << n << "\n";
+        out += "  note:     " + n + "\n";
+    print(out);
 }
 
-int run_check(const Options& o)
+int run_check(const PidfileRequest& o)
 {
     auto paths = resolve(o);
     Verdict v = validate(paths);
     if (o.json)
-        std::cout << verdict_to_json(v, paths).dump() << "\n";
+        print(verdict_to_json(v, paths).dump() + "\n");
     else
         print_verdict(v, paths);
     return check_exit_code(v.kind);
 }
 
-int run_show(const Options& o)
+int run_show(const PidfileRequest& o)
 {
     auto paths = resolve(o);
     RecordFile f = read_record_file(paths.pid_file);
@@ -92,17 +85,18 @@ int run_show(const Options& o)
                                                         : "unsafe";
         j["problem"] = f.problem.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f.problem);
         j["record"] = f.record ? record_to_json(*f.record) : nlohmann::ordered_json(nullptr);
-        std::cout << j.dump() << "\n";
+        print(j.dump() + "\n");
     } else if (f.status == FileStatus::Missing) {
-        std::cout << paths.pid_file.string() << ": no such file\n";
+        print(paths.pid_file.string() + ": no such file\n");
     } else if (f.record) {
-        std::cout << paths.pid_file.string() << ": " << record_line(*f.record) << "\n";
+        std::string out = paths.pid_file.string() + ": " + record_line(*f.record) + "\n";
         if (f.record->argv)
             for (const auto& a : *f.record->argv)
-                std::cout << "  argv: " << a << "\n";
+                out += "  argv: " + a + "\n";
+        print(out);
     } else {
-        std::cout << paths.pid_file.string() << ": " << (f.status == FileStatus::Corrupt ? "corrupt" : "unsafe")
-                  << ": " << f.problem << "\n";
+        print(paths.pid_file.string() + ": " + (f.status == FileStatus::Corrupt ? "corrupt" : "unsafe") + ": " +
+              f.problem + "\n");
     }
     switch (f.status) {
     case FileStatus::Record: return 0;
@@ -111,15 +105,15 @@ int run_show(const Options& o)
     }
 }
 
-int run_clean(const Options& o)
+int run_clean(const PidfileRequest& o)
 {
     using A = CleanOutcome::Action;
     auto paths = resolve(o);
     CleanOutcome c = clean(paths);
     if (o.json)
-        std::cout << clean_to_json(c, paths).dump() << "\n";
+        print(clean_to_json(c, paths).dump() + "\n");
     else
-        std::cout << to_string(c.action) << ": " << c.message << "\n";
+        print(std::string(to_string(c.action)) + ": " + c.message + "\n");
     switch (c.action) {
     case A::NothingToDo:
     case A::Removed:
@@ -138,44 +132,23 @@ int guarded(F body)
     try {
         return body();
     } catch (const Error& e) {
-        std::cerr << "hermes-gatewayctl: " << describe(e) << "\n";
+        print_error("hermes-gatewayctl: " + describe(e) + "\n");
     } catch (const std::exception& e) {
-        std::cerr << "hermes-gatewayctl: " << e.what() << "\n";
+        print_error("hermes-gatewayctl: " + std::string(e.what()) + "\n");
     }
     return 2;
 }
 
 } // namespace
 
-void add_pidfile_command(CLI::App& app, int& exit_code)
+int run_pidfile(const PidfileRequest& request)
 {
-    auto opts = std::make_shared<Options>();
-    auto* pidfile = app.add_subcommand("pidfile", "Inspect and repair the gateway's PID file");
-    pidfile->require_subcommand(1);
-    auto* home_first = pidfile->add_option("--home", opts->home, "Hermes home (default: $HERMES_HOME, else ~/.hermes)");
-    pidfile->add_flag("--json", opts->json, "Print one JSON object");
-
-    struct Sub {
-        const char* name;
-        const char* help;
-        int (*run)(const Options&);
-    };
-    static const Sub subs[] = {
-        {"show", "Print the record as read (exit 0 record, 3 none, 4 corrupt or unsafe)", run_show},
-        {"check", "Judge the record (exit 0 live, 1 stale, 3 none, 4 corrupt or unsafe)", run_check},
-        {"clean", "Remove a stale record under the lock (exit 0 done, 1 refused: live or busy, 4 unsafe)", run_clean},
-    };
-    for (const auto& s : subs) {
-        auto* sub = pidfile->add_subcommand(s.name, s.help);
-        // Options may also follow the subcommand: `pidfile check --json`.
-        auto* home_after = sub->add_option("--home", opts->home, "Hermes home");
-        sub->add_flag("--json", opts->json, "Print one JSON object");
-        auto run = s.run;
-        sub->callback([opts, run, home_first, home_after, &exit_code] {
-            opts->home_given = home_first->count() + home_after->count() > 0;
-            exit_code = guarded([&] { return run(*opts); });
-        });
+    switch (request.action) {
+    case PidfileAction::Show: return guarded([&] { return run_show(request); });
+    case PidfileAction::Check: return guarded([&] { return run_check(request); });
+    case PidfileAction::Clean: return guarded([&] { return run_clean(request); });
     }
+    return 2;
 }
 
 } // namespace hgw::cli

@@ -1,11 +1,12 @@
 #pragma once
-// `hermes-gatewayctl pidfile show|check|clean`.
+// `hermes-gatewayctl pidfile show|check|clean`: the core's PID-file protocol,
+// with no daemon and no bus.
 
-#include <CLI/CLI.hpp>
+#include "cli/command_line.h"
 
 namespace hgw::cli {
 
-// Adds the `pidfile` subcommand to `app`. Its callback sets `exit_code`.
-void add_pidfile_command(CLI::App& app, int& exit_code);
+// Runs the action and returns the exit code (2 for a missing or bad home).
+int run_pidfile(const PidfileRequest& request);
 
 } // namespace hgw::cli

@@ -1,13 +1,9 @@
 #pragma once
-// The commands that talk to hermes-gatewayd over D-Bus: `status`, `replace`,
-// `restart`, `start`, `stop`, `wait-ready` and `watch`.
+// hermes-gatewayctl's exit codes, shared by the front end (usage errors,
+// help) and the D-Bus module (the bus commands' outcomes).
 
-#include <CLI/CLI.hpp>
+namespace hgw::cli::exit_codes {
 
-namespace hgw::cli {
-
-// Exit codes of the bus commands (also listed in --help).
-namespace exit_codes {
 inline constexpr int kOk = 0;
 inline constexpr int kFailed = 1;           // any other failure; status: gateway failed; wait-ready: timed out
 inline constexpr int kInvalidArgs = 2;      // bad command line, or InvalidArgs from the daemon
@@ -19,9 +15,5 @@ inline constexpr int kTimeout = 7;          // the daemon's Timeout, or no reply
 inline constexpr int kGenerationMismatch = 8;
 inline constexpr int kStartFailed = 9;
 inline constexpr int kCannotStart = 10;    // replace/restart refused: a new gateway cannot start; the old one runs on
-} // namespace exit_codes
 
-// Adds the bus subcommands to `app`. Their callbacks set `exit_code`.
-void add_bus_commands(CLI::App& app, int& exit_code);
-
-} // namespace hgw::cli
+} // namespace hgw::cli::exit_codes
