@@ -112,13 +112,14 @@ void FileKeeper::check()
     }
 }
 
-// At most kBurst repairs per kWindow; past that, one try a second.
+// At most kBurst repairs per kWindow; past that, one a second.
 bool FileKeeper::allow_repair()
 {
     const std::uint64_t now = EventLoop::now_usec();
     while (!recent_.empty() && now - recent_.front() > kWindowUsec)
         recent_.pop_front();
-    if (recent_.size() < kBurst) {
+    constexpr auto kStormGap = static_cast<std::uint64_t>(std::chrono::microseconds(kStormRetry).count());
+    if (recent_.size() < kBurst || now - recent_.back() >= kStormGap) {
         recent_.push_back(now);
         return true;
     }
@@ -129,9 +130,8 @@ bool FileKeeper::allow_repair()
                      pid_);
     }
     if (!retry_)
-        retry_ = loop_.add_timer(kStormRetry, [this] {
+        retry_ = loop_.add_timer_at(recent_.back() + kStormGap, [this] {
             retry_.reset();
-            recent_.clear();
             check();
         });
     return false;
