@@ -269,8 +269,12 @@ public:
     {
         const auto deadline = std::chrono::steady_clock::now() + kOpenersWait;
         for (InstanceLock& lock : locks_) {
+            // A lease only on a file without a name (see only_ours): one an
+            // undo could not unlink is let go after the grace time.
+            struct stat st {};
+            const bool nameless = ::fstat(lock.fd(), &st) == 0 && st.st_nlink == 0;
             for (;;) {
-                std::optional<bool> alone = only_ours(lock.fd());
+                std::optional<bool> alone = nameless ? only_ours(lock.fd()) : std::nullopt;
                 if (!alone) {
                     std::this_thread::sleep_for(kOpenersGrace);
                     break;
