@@ -13,8 +13,6 @@
 
 namespace hgw {
 
-namespace {
-
 std::filesystem::path sibling(const std::filesystem::path& path, const std::string& tag)
 {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -29,6 +27,8 @@ void fsync_dir(const std::filesystem::path& dir)
     if (fd)
         ::fsync(fd.get());
 }
+
+namespace {
 
 struct Temp {
     std::filesystem::path path;

@@ -10,6 +10,13 @@
 
 namespace hgw {
 
+// A name beside `path` for a file of ours in the making, unique to this
+// process and call: `.<name>.<tag>-<pid>-<random>`.
+std::filesystem::path sibling(const std::filesystem::path& path, const std::string& tag);
+
+// Makes the directory's entries durable (after a link, rename or unlink).
+void fsync_dir(const std::filesystem::path& dir);
+
 // Writes `text` to a temporary file beside `path`, fsyncs it, then links it
 // into place only if `path` does not exist. Returns false when it exists.
 bool publish_exclusive(const std::filesystem::path& path, const std::string& text);

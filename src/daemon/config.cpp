@@ -29,6 +29,7 @@
 
 #include "daemon/config.h"
 
+#include "core/gateway_cmdline.h"
 #include "core/home.h"
 #include "util/errors.h"
 
@@ -344,6 +345,20 @@ void check_consistency(const Config& c)
         throw Error("--ready-grace (" + format_duration(c.ready_grace) + ") is not shorter than --ready-timeout (" +
                         format_duration(c.ready_timeout) + "), so a start could never succeed",
                     "lower --ready-grace or raise --ready-timeout");
+    // Hermes' own status check believes a record only if the live command
+    // line of the process it names is a gateway's, and otherwise deletes
+    // gateway.pid and the held gateway.lock: a second gateway could start.
+    if (c.write_pidfile && !looks_like_gateway(c.command)) {
+        std::string command;
+        for (const std::string& arg : c.command)
+            command += (command.empty() ? "" : " ") + arg;
+        throw Error("--write-pidfile: Hermes would not recognise '" + command +
+                        "' as a gateway, so its status check (hermes status, every hermes gateway run) would "
+                        "delete the record and the lock the daemon keeps for it",
+                    "Hermes recognises `hermes [...] gateway run` (or `restart`), `.../gateway/run.py` and an "
+                    "executable named `hermes-gateway`: start yours through `hermes gateway run`, or name (or "
+                    "link) its executable `hermes-gateway`");
+    }
 }
 
 Config to_config(const CLI::App& app, const RawOptions& raw, const CLI::App& cli_app, const RawOptions& cli)

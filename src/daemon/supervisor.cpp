@@ -474,11 +474,22 @@ void Supervisor::Impl::spawn_gateway(const std::string& reason)
         // names it, so the next one finds and stops it.
         g->start_time = read_start_time(pid).value_or(0);
         manager->record_child({pid, g->start_time, current_boot_id()});
-        if (held && !held->publish(gateway_record(paths, config, pid, next_generation)))
-            throw Error("gateway.pid appeared while we held gateway.lock", "another program writes it");
     });
-    if (held)
+    if (held) {
+        // Only past its exec does the child's command line read as a gateway
+        // to Hermes' reader, so only now does its lock file go in place
+        // (core/home_lock.h). If that fails the child goes: its lock is not gateway.lock.
+        try {
+            if (!held->publish(gateway_record(paths, config, g->pid, next_generation)))
+                throw Error(held->refusal(), "the gateway just started was stopped; waiting to start it again");
+        } catch (...) {
+            log::warning("stopping the gateway just started: its record could not be published", g->pid);
+            ::killpg(g->pid, SIGKILL); // ours and not reaped: its process group is no one else's
+            corpse = g->pid;           // reaped, with whatever it started, before the next start
+            throw;
+        }
         held->hand_over(); // the child's inherited fd holds the lock now
+    }
     generation = next_generation;
     g->generation = generation;
     g->started_at_usec = realtime_usec();
