@@ -24,9 +24,10 @@
  *       "child_ms" per new child.
  *   peers-probe time     --n N --gap-ms G [--expect RC] -- CMD ARG...
  *       whole-process wall time of CMD (stdout to /dev/null). Prints "ms".
- *   peers-probe hgw-restart --address ADDR --report SOCK --pid PID --n N --gap-ms G
+ *   peers-probe hgw-restart --address ADDR [--name BUS_NAME] --report SOCK --pid PID --n N --gap-ms G
  *       hermes-gatewayd's Restart called in-process over sd-bus on one
- *       connection opened beforehand. Prints "call_ms child_ms".
+ *       connection opened beforehand (BUS_NAME: default org.hermes.Gateway1;
+ *       the reply must name the child that reports). Prints "call_ms child_ms".
  *   peers-probe systemd-restart --unit UNIT --report SOCK --pid PID --n N --gap-ms G
  *       systemd's RestartUnit(UNIT, "replace") in-process on the system bus,
  *       then its JobRemoved with result "done" (what `systemctl restart`
@@ -36,6 +37,11 @@
  *       $EPOCHREALTIME, so that many clients start together), then N
  *       GetStatus calls back to back to BUS_NAME (default
  *       org.hermes.Gateway1). Prints "us" per call.
+ *
+ * restart, kill, hgw-restart and systemd-restart take --pid-file FILE
+ * instead of --pid: the current child's PID is read from FILE and the new
+ * child's written back after each sample, so that a caller can take one
+ * sample at a time without asking the supervisor who its child is.
  *
  * The child (bench/peers.d/child.c) sends "ready <pid> <ns>" to the report
  * socket right after its READY=1 (or s6 notification); this program binds
@@ -192,7 +198,7 @@ static int run_command(char **argv)
 /* ------------------------------------------------------------ options */
 
 struct options {
-    const char *child, *dir, *report, *address, *unit, *pids, *name;
+    const char *child, *dir, *report, *address, *unit, *pids, *name, *pid_file;
     pid_t pid;
     int n, gap_ms, expect;
     long long at_ns;
@@ -218,6 +224,7 @@ static struct options parse(int argc, char **argv)
         else if (strcmp(a, "--unit") == 0) o.unit = v;
         else if (strcmp(a, "--pids") == 0) o.pids = v;
         else if (strcmp(a, "--name") == 0) o.name = v;
+        else if (strcmp(a, "--pid-file") == 0) o.pid_file = v;
         else if (strcmp(a, "--pid") == 0) o.pid = (pid_t)atol(v);
         else if (strcmp(a, "--n") == 0) o.n = atoi(v);
         else if (strcmp(a, "--gap-ms") == 0) o.gap_ms = atoi(v);
@@ -290,13 +297,30 @@ static int mode_bare(const struct options *o)
  * answer (a kill); it may name the new child if it learned it (*announced). */
 typedef int64_t (*act_fn)(void *ctx, pid_t current, pid_t *announced);
 
+static pid_t read_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (!f || fscanf(f, "%ld", &pid) != 1)
+        die("cannot read a PID from %s", path);
+    fclose(f);
+    return (pid_t)pid;
+}
+
+static void write_pid_file(const char *path, pid_t pid)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%ld\n", (long)pid) < 0 || fclose(f) != 0)
+        die("cannot write %s", path);
+}
+
 static int ask_and_wait(const struct options *o, act_fn act, void *ctx, const char *what)
 {
     need(o->report, "--report");
-    if (o->pid <= 0 || kill(o->pid, 0) != 0)
-        die("--pid %ld: not a live child", (long)o->pid);
+    pid_t current = o->pid_file ? read_pid_file(o->pid_file) : o->pid;
+    if (current <= 0 || kill(current, 0) != 0)
+        die("child %ld: not alive", (long)current);
     int fd = open_report(o->report);
-    pid_t current = o->pid;
     for (int i = 0; i < o->n; i++) {
         if (i > 0)
             sleep_ms(o->gap_ms);
@@ -312,6 +336,8 @@ static int ask_and_wait(const struct options *o, act_fn act, void *ctx, const ch
             printf("%.4f\n", ms(ready - t0));
         fflush(stdout);
         current = fresh;
+        if (o->pid_file)
+            write_pid_file(o->pid_file, current);
     }
     return 0;
 }
@@ -410,14 +436,19 @@ static sd_bus *bus_at(const char *address)
     return bus;
 }
 
+struct hgw_target {
+    sd_bus *bus;
+    const char *name;
+};
+
 static int64_t act_hgw_restart(void *ctx, pid_t current, pid_t *announced)
 {
     (void)current;
-    sd_bus *bus = ctx;
+    struct hgw_target *t = ctx;
     sd_bus_error err = SD_BUS_ERROR_NULL;
     sd_bus_message *reply = NULL;
-    int r = sd_bus_call_method(bus, "org.hermes.Gateway1", "/org/hermes/Gateway1", "org.hermes.Gateway1.Manager",
-                               "Restart", &err, &reply, "a{sv}", 0);
+    int r = sd_bus_call_method(t->bus, t->name, "/org/hermes/Gateway1", "org.hermes.Gateway1.Manager", "Restart",
+                               &err, &reply, "a{sv}", 0);
     int64_t t1 = now_ns();
     if (r < 0)
         die("Restart: %s", err.message ? err.message : strerror(-r));
@@ -433,9 +464,9 @@ static int64_t act_hgw_restart(void *ctx, pid_t current, pid_t *announced)
 static int mode_hgw_restart(const struct options *o)
 {
     need(o->address, "--address");
-    sd_bus *bus = bus_at(o->address);
-    ask_and_wait(o, act_hgw_restart, bus, "Restart");
-    sd_bus_flush_close_unref(bus);
+    struct hgw_target t = {bus_at(o->address), o->name ? o->name : "org.hermes.Gateway1"};
+    ask_and_wait(o, act_hgw_restart, &t, "Restart");
+    sd_bus_flush_close_unref(t.bus);
     return 0;
 }
 
