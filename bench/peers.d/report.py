@@ -316,7 +316,7 @@ plot 'scale.dat' using 1:2 with linespoints pt 7 lc rgb '#4d4d4d' title 'RSS, to
      '' using 1:10 with lines dt 2 lc rgb '#b2182b' title 'homes × one home''s RSS'
 unset logscale y
 set title "Wake-ups of all daemons in the idle window"
-set yrange [-0.5:*]
+set yrange [-0.5:{max(5, 1.2 * max(r['wake'] for r in recs))}]
 plot 'scale.dat' using 1:5 with linespoints pt 7 lc rgb '#1b7837' title 'context switches'
 set yrange [*:*]
 set title "GetStatus, one client per home, all at once (µs)"
