@@ -31,15 +31,16 @@ take_measure_lock() {
     mkdir -p "$BENCH_WORK"
     exec {MEASURE_LOCK_FD}>>"$BENCH_WORK/measure.lock"
     if ! flock -n "$MEASURE_LOCK_FD"; then
-        die "another measurement is running ($(cat "$BENCH_WORK/measure.owner" 2>/dev/null || echo '?')); refusing to measure two rows at once"
+        die "another measurement holds $BENCH_WORK/measure.lock (last taken by: $(cat "$BENCH_WORK/measure.owner" 2>/dev/null || echo '?')); refusing to measure two rows at once"
     fi
     echo "$NAME pid $$ since $(date -u '+%F %T UTC')" >"$BENCH_WORK/measure.owner"
 }
 
 # Asserts the lock is ours before a row is measured.
 assert_measure_lock() {
-    [[ -n ${MEASURE_LOCK_FD:-} ]] && flock -n "$MEASURE_LOCK_FD" ||
+    if [[ -z ${MEASURE_LOCK_FD:-} ]] || ! flock -n "$MEASURE_LOCK_FD"; then
         die "measuring without the measurement lock"
+    fi
 }
 
 # ------------------------------------------------------------ processes
@@ -72,6 +73,8 @@ register() {
 # Every live descendant of PID, depth first, as "pid start" lines.
 descendants() {
     local child
+    # The children files hold space-separated PIDs: word splitting is meant.
+    # shellcheck disable=SC2013
     for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
         descendants "$child"
         echo "$child $(start_time_of "$child")"
@@ -137,11 +140,11 @@ build() {
     log "building Release into $BUILD"
     mkdir -p "$BUILD"
     cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHGW_BUILD_TESTS=OFF \
-        -DHGW_BUILD_BENCH=ON >"$BUILD/$NAME-build.log" 2>&1 ||
-        { tail -30 "$BUILD/$NAME-build.log" >&2; die "cmake configure failed"; }
+        -DHGW_BUILD_BENCH=ON >"$BUILD/${NAME##*/}-build.log" 2>&1 ||
+        { tail -30 "$BUILD/${NAME##*/}-build.log" >&2; die "cmake configure failed"; }
     cmake --build "$BUILD" -j"$(nproc)" --target hermes-gatewayd hermes-gatewayctl peers_child peers_probe \
-        >>"$BUILD/$NAME-build.log" 2>&1 ||
-        { tail -50 "$BUILD/$NAME-build.log" >&2; die "build failed"; }
+        >>"$BUILD/${NAME##*/}-build.log" 2>&1 ||
+        { tail -50 "$BUILD/${NAME##*/}-build.log" >&2; die "build failed"; }
     DAEMON=$BUILD/src/hermes-gatewayd
     CTL=$BUILD/src/hermes-gatewayctl
     CHILD=$BUILD/bench/peers/hermes-gateway
@@ -175,6 +178,7 @@ EOF
     # --fork: the bus daemon prints its address and pid, then detaches.
     out=$(dbus-daemon --config-file="$dir/bus.conf" --fork --print-address=1 --print-pid=1 \
         {MEASURE_LOCK_FD}>&- </dev/null) || die "dbus-daemon did not start"
+    # shellcheck disable=SC2034 # used by the sourcing script
     BUS_ADDRESS=$(sed -n 1p <<<"$out")
     register dbus-daemon "$(sed -n 2p <<<"$out")"
 }

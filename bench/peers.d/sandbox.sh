@@ -50,6 +50,7 @@ sandbox_boot() {
     log "booting systemd in private namespaces"
     # MODE tree: the staged tree is laid over /usr and /etc (the service
     # account it adds to the overlay's passwd is not used here).
+    # shellcheck disable=SC2016 # $$ and $1 are the inner shell's
     spawn sandbox-wrapper "$dir/console.log" \
         sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$SANDBOX_CGROUP" \
         unshare --pid --fork --mount --uts --ipc --net --cgroup --propagation private --mount-proc \
