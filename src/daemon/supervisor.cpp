@@ -569,8 +569,11 @@ void Supervisor::Impl::on_home_changed(const HomeChange& c)
         if (c.lock)
             keep_lock_of_child(false); // a reader unlinked it in the gateway's acquire window
         on_record_seen(c);
-    } else if (phase == Phase::Running && (c.record || c.lock) && !gw->taken_over_by) {
-        keeper.check(); // (a gateway being taken over removes its files on the way out)
+    } else if ((phase == Phase::Running || phase == Phase::Draining) && (c.record || c.lock) && !gw->taken_over_by) {
+        // Also while it drains: it holds the lock until it exits, and a
+        // starter must not find the lock split meanwhile. (A gateway being
+        // taken over removes its files on the way out: left alone.)
+        keeper.check();
     }
 }
 

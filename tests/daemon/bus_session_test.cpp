@@ -13,6 +13,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -349,9 +353,12 @@ TEST_CASE("item 10: replace through hermes-gatewayctl when gateway.pid is a FIFO
     const auto pid = status_pid(client);
     REQUIRE(pid != 0);
 
+    // Made beside it, then swapped in at once: a merely missing gateway.pid
+    // the daemon would publish again first (issue 9).
     const auto record = home.dir() / "gateway.pid";
-    std::filesystem::remove(record);
-    REQUIRE(::mkfifo(record.c_str(), 0644) == 0);
+    const auto fifo = home.dir() / ".gateway.pid.fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+    REQUIRE(::renameat2(AT_FDCWD, fifo.c_str(), AT_FDCWD, record.c_str(), RENAME_EXCHANGE) == 0);
 
     RunResult r = ctl(bus, {"replace", "--reason", "update"});
     INFO(r.output << "\ndaemon log:\n" << daemon.log());
