@@ -44,9 +44,9 @@ struct Temp {
     throw SystemError(what + " " + tmp.string(), err);
 }
 
-// Writes a complete, synced temporary file beside `path`. On any error the
-// temporary file is gone again before the SystemError leaves.
-Temp write_temp(const std::filesystem::path& path, const std::string& text)
+// Writes a complete (and, with `sync`, synced) temporary file beside `path`.
+// On any error the temporary file is gone again before the SystemError leaves.
+Temp write_temp(const std::filesystem::path& path, const std::string& text, bool sync = true)
 {
     auto tmp = sibling(path, "tmp");
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
@@ -63,7 +63,7 @@ Temp write_temp(const std::filesystem::path& path, const std::string& text)
     }
     // The mode must not depend on the umask: readers refuse writable-by-others files.
     ::fchmod(fd.get(), 0644);
-    if (::fsync(fd.get()) != 0)
+    if (sync && ::fsync(fd.get()) != 0)
         discard_and_throw(tmp, "fsync");
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0)
@@ -118,15 +118,17 @@ bool publish_exclusive(const std::filesystem::path& path, const std::string& tex
     return publish_new(path, text).has_value();
 }
 
-void publish_replace(const std::filesystem::path& path, const std::string& text)
+void publish_replace(const std::filesystem::path& path, const std::string& text, Durability durability)
 {
-    auto tmp = write_temp(path, text).path;
+    const bool sync = durability == Durability::Synced;
+    auto tmp = write_temp(path, text, sync).path;
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
         throw SystemError("rename " + path.string(), err);
     }
-    fsync_dir(path.parent_path());
+    if (sync)
+        fsync_dir(path.parent_path());
 }
 
 bool remove_if_same(const std::filesystem::path& path, FileId id)

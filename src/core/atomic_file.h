@@ -26,8 +26,13 @@ bool publish_exclusive(const std::filesystem::path& path, const std::string& tex
 // SystemError having removed its temporary file: nothing is left behind.
 std::optional<FileId> publish_new(const std::filesystem::path& path, const std::string& text);
 
-// Same, but replaces whatever is at `path` (rename). Only for use under the lock.
-void publish_replace(const std::filesystem::path& path, const std::string& text);
+// Same, but replaces whatever is at `path` (rename). Only for use under the
+// lock, or for a record put back while its gateway runs: that one is
+// Immediate (no fsync, milliseconds on a busy disk), since it only matters
+// while the gateway lives, and a power loss ends that too.
+enum class Durability { Synced, Immediate };
+void publish_replace(const std::filesystem::path& path, const std::string& text,
+                     Durability durability = Durability::Synced);
 
 // Removes `path` only if it still names inode `id`: the file is first moved
 // aside atomically, compared, then deleted or put back. Returns true if the

@@ -101,7 +101,7 @@ bool probe_with_flock(int fd)
 
 } // namespace
 
-LockState probe_lock(const std::filesystem::path& lock_path, pid_t expected_holder)
+LockState probe_lock(const std::filesystem::path& lock_path, pid_t expected_holder, pid_t also_expected)
 {
     LockState s;
     UniqueFd fd = open_through_lease(lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -121,10 +121,14 @@ LockState probe_lock(const std::filesystem::path& lock_path, pid_t expected_hold
     s.id = {st.st_dev, st.st_ino};
     s.problem = trust_problem(st.st_uid, st.st_gid, st.st_mode, directory_owner(lock_path));
 
-    if (expected_holder > 0 && process_holds_lock(expected_holder, s.id) == Holds::Yes) {
+    pid_t asked = 0;
+    for (pid_t p : {expected_holder, also_expected})
+        if (!asked && p > 0 && process_holds_lock(p, s.id) == Holds::Yes)
+            asked = p;
+    if (asked) {
         s.method = "fdinfo";
         s.held = true;
-        s.holders = {expected_holder};
+        s.holders = {asked};
     } else if (open_elsewhere(fd.get()) == OpenElsewhere::No) {
         s.method = "lease"; // nobody else has it open, so nobody holds it
     } else if (auto locks = read_small_file("/proc/locks", 16 << 20)) {

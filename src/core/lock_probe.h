@@ -34,8 +34,9 @@ struct LockState {
     std::string problem; // set when the lock file is not one we may trust
 };
 
-// `expected_holder`: a pid to ask first (the record's), or 0.
-LockState probe_lock(const std::filesystem::path& lock_path, pid_t expected_holder = 0);
+// `expected`: pids to ask first (the record's; the manager named inside
+// gateway.lock, which may hold it on the gateway's behalf), 0 for none.
+LockState probe_lock(const std::filesystem::path& lock_path, pid_t expected_holder = 0, pid_t also_expected = 0);
 
 // Parses /proc/locks text: PIDs holding (not waiting for) a FLOCK on `id`,
 // or on the same inode number on `overlay_dev` (see probe_lock). Returns

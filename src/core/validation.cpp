@@ -236,7 +236,13 @@ Verdict validate(const HomePaths& paths, const ValidateOptions& options)
     } else {
         // The record first: the process it names is asked before /proc/locks.
         v.file = read_record_file(paths.pid_file);
-        v.lock = probe_lock(paths.lock_file, v.file.status == FileStatus::Record ? v.file.record->pid : 0);
+        // A manager may hold the lock on its gateway's behalf (see
+        // held_by_its_manager): the record inside gateway.lock names it.
+        RecordFile in_lock = read_record_file(paths.lock_file);
+        const pid_t manager = in_lock.status == FileStatus::Record && in_lock.record->manager
+                                  ? in_lock.record->manager->pid
+                                  : 0;
+        v.lock = probe_lock(paths.lock_file, v.file.status == FileStatus::Record ? v.file.record->pid : 0, manager);
     }
     if (options.we_hold_lock)
         v.file = read_record_file(paths.pid_file);

@@ -12,15 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace hgw::daemon {
 
 namespace {
 
-constexpr std::size_t kBurst = 20;
-constexpr std::uint64_t kWindowUsec = 10'000'000;
-constexpr std::chrono::seconds kStormRetry{1};
+constexpr double kBurst = 20;
+constexpr double kPerSecond = 5;
 
 std::optional<FileId> id_at(const std::filesystem::path& path)
 {
@@ -112,28 +112,29 @@ void FileKeeper::check()
     }
 }
 
-// At most kBurst repairs per kWindow; past that, one a second.
+// A token bucket: a burst of kBurst repairs, then kPerSecond a second.
 bool FileKeeper::allow_repair()
 {
     const std::uint64_t now = EventLoop::now_usec();
-    while (!recent_.empty() && now - recent_.front() > kWindowUsec)
-        recent_.pop_front();
-    constexpr auto kStormGap = static_cast<std::uint64_t>(std::chrono::microseconds(kStormRetry).count());
-    if (recent_.size() < kBurst || now - recent_.back() >= kStormGap) {
-        recent_.push_back(now);
+    tokens_ = std::min(kBurst, tokens_ + static_cast<double>(now - refilled_at_) / 1e6 * kPerSecond);
+    refilled_at_ = now;
+    if (tokens_ >= 1) {
+        tokens_ -= 1;
         return true;
     }
     if (!storm_reported_) {
         storm_reported_ = true;
-        log::warning("something keeps deleting the gateway's files (" + std::to_string(kBurst) +
-                         " repairs in 10 s); repairing at most once a second",
+        log::warning("something keeps deleting the gateway's files; repairing at most " +
+                         std::to_string(static_cast<int>(kPerSecond)) + " times a second",
                      pid_);
     }
-    if (!retry_)
-        retry_ = loop_.add_timer_at(recent_.back() + kStormGap, [this] {
+    if (!retry_) {
+        const auto wait = static_cast<std::uint64_t>((1 - tokens_) / kPerSecond * 1e6) + 1;
+        retry_ = loop_.add_timer_at(now + wait, [this] {
             retry_.reset();
             check();
         });
+    }
     return false;
 }
 
@@ -143,7 +144,7 @@ void FileKeeper::repair_record()
     const std::string found = f.status == FileStatus::Missing  ? "missing"
                               : f.status == FileStatus::Record ? "naming pid " + std::to_string(f.record->pid)
                                                                : "corrupt";
-    publish_replace(paths_.pid_file, record_);
+    publish_replace(paths_.pid_file, record_, Durability::Immediate);
     ++repairs_;
     log::warning("gateway.pid was " + found + "; published the gateway's record again", pid_);
     repaired_(f.status == FileStatus::Missing ? "missing" : "replaced", pid_);

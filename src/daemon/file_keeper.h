@@ -16,8 +16,8 @@
 //    while the gateway lives, so a starter finds it held and a reader finds
 //    a record it accepts.
 // Each repair is logged with what was found and reported to the caller; a
-// tool deleting in a loop gets at most kBurst repairs per kWindow, then one
-// try per second, reported once.
+// tool deleting in a loop gets a burst of 20 repairs, then 5 a second (a
+// token bucket), reported once: never a busy loop.
 
 #include "core/home.h"
 #include "core/record_file.h"
@@ -28,7 +28,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
 
@@ -75,7 +74,8 @@ private:
     bool keep_record_ = false;
     UniqueFd our_lock_; // a gateway.lock we put in place, locked, while the gateway lives
     FileId our_lock_id_{};
-    std::deque<std::uint64_t> recent_; // monotonic usec of recent repairs
+    double tokens_ = 20;              // repairs allowed now (the bucket)
+    std::uint64_t refilled_at_ = 0;   // monotonic usec
     EventSource retry_;
     bool storm_reported_ = false;
     std::uint32_t repairs_ = 0;
