@@ -220,6 +220,15 @@ void judge_record(Verdict& v, const PidRecord& r, const HomePaths& paths, const 
               (held_by_other ? " (held by " + holders_text(v.lock) + ")" : std::string()));
 }
 
+// The manager the record inside gateway.lock names, or 0. Its descriptor is
+// closed again before the lock is probed: a lease asks whether anyone else
+// has the file open.
+pid_t manager_named_in(const std::filesystem::path& lock_file)
+{
+    RecordFile in_lock = read_record_file(lock_file);
+    return in_lock.status == FileStatus::Record && in_lock.record->manager ? in_lock.record->manager->pid : 0;
+}
+
 } // namespace
 
 Verdict validate(const HomePaths& paths, const ValidateOptions& options)
@@ -238,10 +247,7 @@ Verdict validate(const HomePaths& paths, const ValidateOptions& options)
         v.file = read_record_file(paths.pid_file);
         // A manager may hold the lock on its gateway's behalf (see
         // held_by_its_manager): the record inside gateway.lock names it.
-        RecordFile in_lock = read_record_file(paths.lock_file);
-        const pid_t manager = in_lock.status == FileStatus::Record && in_lock.record->manager
-                                  ? in_lock.record->manager->pid
-                                  : 0;
+        const pid_t manager = manager_named_in(paths.lock_file);
         v.lock = probe_lock(paths.lock_file, v.file.status == FileStatus::Record ? v.file.record->pid : 0, manager);
     }
     if (options.we_hold_lock)
