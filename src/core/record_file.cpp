@@ -1,5 +1,7 @@
 #include "core/record_file.h"
 
+#include "core/open_elsewhere.h"
+
 #include "util/errors.h"
 #include "util/unique_fd.h"
 
@@ -87,7 +89,9 @@ std::string trust_problem(uid_t owner, gid_t group, mode_t mode, uid_t dir_owner
 RecordFile read_record_file(const std::filesystem::path& path, std::size_t cap)
 {
     // O_NONBLOCK: opening a FIFO must not hang waiting for a writer.
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    // (A lease someone holds for a moment, to ask whether the file is open
+    // elsewhere, would fail an O_NONBLOCK open with EWOULDBLOCK: waited out.)
+    UniqueFd fd = open_through_lease(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (!fd)
         return open_failure(path, errno);
 
