@@ -91,7 +91,7 @@ TEST_CASE("a caller of another uid is denied with AccessDenied and root is allow
 
     RunResult nobody = call_as(bus, {"--reuid=65534", "--regid=65534", "--clear-groups"}, "Change");
     CHECK(nobody.exit_code != 0);
-    CHECK(contains(nobody.output, std::string("Error ") + kErrAccessDenied +
+    CHECK(contains(nobody.output, std::string("Error ") + HGW_BUS_ERROR_ACCESS_DENIED +
                                       ": uid 65534 may not call Change: only root and group 4242 may change the gateway"));
 }
 
@@ -112,7 +112,7 @@ TEST_CASE("a caller in the allowed group is allowed, as primary or supplementary
     // The same uid without the group is turned away: the group decides.
     RunResult other = call_as(bus, {"--reuid=65534", "--regid=65534", "--groups=100"}, "Change");
     CHECK(other.exit_code != 0);
-    CHECK(contains(other.output, kErrAccessDenied));
+    CHECK(contains(other.output, HGW_BUS_ERROR_ACCESS_DENIED));
 }
 
 TEST_CASE("the daemon's own uid is allowed without any group", "[dbus][auth][bus]")
@@ -140,7 +140,7 @@ TEST_CASE("a handler's non-D-Bus exception reaches the caller as Failed and the 
 
     RunResult boom = call_as(bus, {}, "Explode");
     CHECK(boom.exit_code != 0);
-    CHECK(contains(boom.output, std::string("Error ") + kErrFailed + ": Explode: boom"));
+    CHECK(contains(boom.output, std::string("Error ") + HGW_BUS_ERROR_FAILED + ": Explode: boom"));
 
     // Without the guard, sdbus-c++ 1.2 would have called std::terminate.
     RunResult after = call_as(bus, {}, "Change");
