@@ -6,6 +6,7 @@
 #include "dbus/bus_errors.h"
 #include "core/profile.h"
 #include "support/bus_harness.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 #include <sdbus-c++/sdbus-c++.h>
@@ -158,5 +159,5 @@ TEST_CASE("every profile's bus name is accepted by a real bus", "[dbus][busname]
     }
     CHECK_NOTHROW(connection->requestName(bus_name_for_profile(std::string(64, 'z'))));
     // Why the leading '_' is needed: the bus refuses an element that starts with a digit.
-    CHECK_THROWS_AS(connection->requestName("org.hermes.Gateway1.2nd"), sdbus::Error);
+    CHECK_THROWS_AS(connection->requestName(HGW_BUS_NAME ".2nd"), sdbus::Error);
 }

@@ -18,6 +18,7 @@
 #include "dbus/bus_errors.h"
 #include "dbus/options.h"
 #include "fuzz_support.h"
+#include "util/bus_names.h"
 
 #include <fuzzer/FuzzedDataProvider.h>
 #include <sdbus-c++/Error.h>
@@ -114,7 +115,7 @@ sdbus::Variant make_value(FuzzedDataProvider& in)
         std::string path = "/" + ascii(in.ConsumeRandomLengthString(32));
         if (auto v = try_variant(sdbus::ObjectPath(path)))
             return *v;
-        return sdbus::Variant(sdbus::ObjectPath("/org/hermes/Gateway1"));
+        return sdbus::Variant(sdbus::ObjectPath(HGW_BUS_PATH));
     }
     case 13: {
         if (auto v = try_variant(sdbus::Signature(ascii(in.ConsumeRandomLengthString(8)))))
