@@ -96,8 +96,8 @@ private:
     // `announced_`, then takes `now` as announced. Never throws.
     void announce(const daemon::Snapshot& now) noexcept;
 
-    // Throws sdbus::Error(kErrAccessDenied) unless the caller of the method
-    // being handled may change the gateway.
+    // Throws sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED) unless the caller of
+    // the method being handled may change the gateway.
     void authorize(const char* method) const;
 
     std::shared_ptr<sdbus::IConnection> connection_;

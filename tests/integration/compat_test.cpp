@@ -5,9 +5,9 @@
 
 #include "core/home_lock.h"
 #include "core/pidfile.h"
+#include "helpers/inherited_lock.h"
 #include "process/process_info.h"
 #include "support/child_process.h"
-#include "support/inherited_lock.h"
 #include "support/stub_gateway.h"
 #include "support/temp_home.h"
 

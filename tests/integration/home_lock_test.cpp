@@ -7,11 +7,11 @@
 
 #include "core/home_lock.h"
 #include "core/lock_holders.h"
+#include "helpers/inherited_lock.h"
+#include "helpers/tmpfs_home.h"
 #include "process/process_info.h"
 #include "support/child_process.h"
-#include "support/inherited_lock.h"
 #include "support/temp_home.h"
-#include "support/tmpfs_home.h"
 #include "util/errors.h"
 
 #include <catch2/catch.hpp>

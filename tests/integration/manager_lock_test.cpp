@@ -5,9 +5,9 @@
 
 #include "core/lock_probe.h"
 #include "core/manager_lock.h"
+#include "helpers/tmpfs_home.h"
 #include "process/process_info.h"
 #include "support/temp_home.h"
-#include "support/tmpfs_home.h"
 #include "util/errors.h"
 
 #include <catch2/catch.hpp>

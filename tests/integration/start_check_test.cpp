@@ -3,8 +3,8 @@
 // gateway; it takes no lock and changes nothing. One case per cause.
 
 #include "core/start_check.h"
+#include "helpers/tmpfs_home.h"
 #include "support/temp_home.h"
-#include "support/tmpfs_home.h"
 
 #include <catch2/catch.hpp>
 
