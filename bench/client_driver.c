@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/bus_names.h"
+
 extern char **environ;
 
 #define MAX_CONTENDERS 16
@@ -74,11 +76,10 @@ static void call(sd_bus *bus, const char *method)
 {
     sd_bus_message *m = NULL, *reply = NULL;
     sd_bus_error error = SD_BUS_ERROR_NULL;
-    int r = sd_bus_message_new_method_call(bus, &m, "org.hermes.Gateway1", "/org/hermes/Gateway1",
-                                           "org.hermes.Gateway1.Manager", method);
+    int r = sd_bus_message_new_method_call(bus, &m, HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE, method);
     if (r >= 0)
         r = sd_bus_message_set_auto_start(m, 0);
-    if (r >= 0 && strcmp(method, "GetStatus") != 0)
+    if (r >= 0 && strcmp(method, HGW_BUS_METHOD_GET_STATUS) != 0)
         r = sd_bus_message_append(m, "a{sv}", 0);
     if (r < 0)
         die("build the call", r);
@@ -88,7 +89,7 @@ static void call(sd_bus *bus, const char *method)
                 error.message ? error.message : strerror(-r));
         exit(1);
     }
-    if (strcmp(method, "GetStatus") == 0) {
+    if (strcmp(method, HGW_BUS_METHOD_GET_STATUS) == 0) {
         r = sd_bus_message_skip(reply, "a{sv}");
     } else {
         uint32_t pid = 0;

@@ -1,8 +1,9 @@
 // daemon_bench: what hermes-gatewayd costs around the gateway it supervises.
 //
-// Starts its own dbus-daemon (a private bus admitting every uid, as the
-// daemon tests do) and hermes-gatewayd on it, supervising the stub gateway
-// (tests/stub/hermes) in a throw-away Hermes home, then measures:
+// Starts its own dbus-daemon (the daemon tests' private bus admitting every
+// uid, tests/support/private_bus.h) and hermes-gatewayd on it, supervising
+// the stub gateway (tests/stub/hermes) in a throw-away Hermes home, then
+// measures:
 //
 //  1. Replace downtime: from the old gateway's exit (a pidfd we open on it
 //     turns readable) to the new gateway answering on its --serve-socket,
@@ -36,7 +37,8 @@
 // time>" lines) before anything else happens to it, so that bench/run-daemon
 // can clean up even after a SIGKILL of this program. On a normal exit, an
 // error, SIGINT or SIGTERM it stops them itself: the daemon with SIGTERM
-// (the daemon then stops its gateway), the bus by the PID it printed.
+// (the daemon then stops its gateway), the bus through the pidfd opened
+// when it printed its PID.
 //
 // Usage: daemon_bench [--replaces N] [--kills N] [--usr1 N] [--load-seconds S]
 //                     [--idle-seconds S] [--gap-ms N] [--workdir DIR]
@@ -50,6 +52,8 @@
 #include "bench_support.h"
 #include "process/pidfd.h"
 #include "process/process_info.h"
+#include "support/private_bus.h"
+#include "util/bus_names.h"
 #include "util/unique_fd.h"
 
 #include <nlohmann/json.hpp>
@@ -94,10 +98,6 @@ using json = nlohmann::ordered_json;
 using namespace hgw::bench;
 
 namespace {
-
-constexpr const char* kBusName = "org.hermes.Gateway1";
-constexpr const char* kObjectPath = "/org/hermes/Gateway1";
-constexpr const char* kInterface = "org.hermes.Gateway1.Manager";
 
 // Generous: these bound a broken run, they are not part of any figure.
 constexpr double kStepTimeout = 30.0; // seconds for one start, replace or recovery
@@ -207,95 +207,6 @@ json to_json(const Stats& s)
 // ------------------------------------------------------------ processes
 
 // ------------------------------------------------------------ the bus
-
-// Our own dbus-daemon, as tests/support/bus_harness.cpp starts one: a config
-// admitting every uid, --fork, address and PID printed on stdout.
-class PrivateBus {
-public:
-    PrivateBus(const fs::path& dir, const PidLog& pids)
-    {
-        const fs::path conf = dir / "bus.conf";
-        std::ofstream(conf) << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=)" << (dir / "bus.socket").string()
-                            << R"(</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-)";
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0)
-            fail_errno("pipe2");
-        hgw::UniqueFd rd(fds[0]), wr(fds[1]);
-        std::string conf_arg = "--config-file=" + conf.string();
-        const char* argv[] = {"/usr/bin/dbus-daemon", conf_arg.c_str(), "--fork", "--print-address=1",
-                              "--print-pid=1", nullptr};
-        pid_t starter = ::fork();
-        if (starter < 0)
-            fail_errno("fork");
-        if (starter == 0) {
-            ::dup2(wr.get(), STDOUT_FILENO);
-            ::execv(argv[0], const_cast<char* const*>(argv));
-            ::_exit(127);
-        }
-        wr.reset();
-        // The forked bus daemon prints both lines, then points its stdout at
-        // /dev/null, so EOF comes once it is listening.
-        std::string out;
-        char buf[512];
-        pollfd p{rd.get(), POLLIN, 0};
-        const double deadline = now() + kStepTimeout;
-        for (;;) {
-            int n = ::poll(&p, 1, 1000);
-            if (n < 0 && errno != EINTR)
-                fail_errno("poll");
-            check_interrupted();
-            if (now() > deadline)
-                fail("dbus-daemon printed no address within the timeout");
-            if (n <= 0)
-                continue;
-            ssize_t got = ::read(rd.get(), buf, sizeof buf);
-            if (got <= 0)
-                break;
-            out.append(buf, static_cast<std::size_t>(got));
-        }
-        int status = 0;
-        while (::waitpid(starter, &status, 0) < 0 && errno == EINTR) {
-        }
-        std::istringstream lines(out);
-        std::string pid_line;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !std::getline(lines, address_) ||
-            !std::getline(lines, pid_line))
-            fail("dbus-daemon failed to start: " + out);
-        pid_ = std::stoi(pid_line);
-        pids.add("dbus-daemon", pid_);
-        start_time_ = start_time_of(pid_);
-    }
-    ~PrivateBus()
-    {
-        // Not our child (it forked away): signal it only while the PID still
-        // names the process that printed it.
-        if (pid_ > 0 && start_time_ != 0 && start_time_of(pid_) == start_time_)
-            ::kill(pid_, SIGTERM);
-    }
-    PrivateBus(const PrivateBus&) = delete;
-    PrivateBus& operator=(const PrivateBus&) = delete;
-
-    [[nodiscard]] const std::string& address() const { return address_; }
-    [[nodiscard]] pid_t pid() const { return pid_; }
-
-private:
-    std::string address_;
-    pid_t pid_ = 0;
-    unsigned long long start_time_ = 0;
-};
 
 // ------------------------------------------------------------ sockets
 
@@ -496,9 +407,10 @@ public:
         // Started here, not in the constructor, so that the destructor stops
         // them whatever fails from now on.
         progress("starting a private dbus-daemon");
-        bus_ = std::make_unique<PrivateBus>(dir_.path(), pids_);
+        bus_ = std::make_unique<hgw::test::PrivateBus>(fs::path(), dir_.path());
+        pids_.add("dbus-daemon", bus_->pid());
         connection_ = sdbus::createSessionBusConnectionWithAddress(bus_->address());
-        proxy_ = sdbus::createProxy(*connection_, kBusName, kObjectPath);
+        proxy_ = sdbus::createProxy(*connection_, HGW_BUS_NAME, HGW_BUS_PATH);
         subscribe();
         start_daemon();
 
@@ -523,8 +435,8 @@ private:
 
     void subscribe()
     {
-        proxy_->uponSignal("StateChanged")
-            .onInterface(kInterface)
+        proxy_->uponSignal(HGW_BUS_SIGNAL_STATE_CHANGED)
+            .onInterface(HGW_BUS_INTERFACE)
             .call([this](const std::string& from, const std::string& to, const std::string& reason) {
                 (void)from;
                 (void)reason;
@@ -533,8 +445,8 @@ private:
                 if (to == "running")
                     ++running_signals_;
             });
-        proxy_->uponSignal("GatewayExited")
-            .onInterface(kInterface)
+        proxy_->uponSignal(HGW_BUS_SIGNAL_GATEWAY_EXITED)
+            .onInterface(HGW_BUS_INTERFACE)
             .call([this](std::uint32_t pid, const std::string&, std::int32_t) {
                 if (trial_ && static_cast<pid_t>(pid) == trial_->old_pid && !seen(trial_->exit_signal))
                     trial_->exit_signal = now();
@@ -543,9 +455,9 @@ private:
             .onInterface("org.freedesktop.DBus.Properties")
             .call([this](const std::string& iface, const std::map<std::string, sdbus::Variant>& changed,
                          const std::vector<std::string>&) {
-                if (!trial_ || iface != kInterface)
+                if (!trial_ || iface != HGW_BUS_INTERFACE)
                     return;
-                auto it = changed.find("GatewayPID");
+                auto it = changed.find(HGW_BUS_PROPERTY_GATEWAY_PID);
                 if (it == changed.end())
                     return;
                 auto pid = static_cast<pid_t>(it->second.get<std::uint32_t>());
@@ -730,7 +642,7 @@ private:
     std::map<std::string, sdbus::Variant> status()
     {
         std::map<std::string, sdbus::Variant> out;
-        proxy_->callMethod("GetStatus").onInterface(kInterface).storeResultsTo(out);
+        proxy_->callMethod(HGW_BUS_METHOD_GET_STATUS).onInterface(HGW_BUS_INTERFACE).storeResultsTo(out);
         return out;
     }
 
@@ -806,8 +718,8 @@ private:
         TrialScope scope(*this, t);
         t.begin = now();
         std::map<std::string, sdbus::Variant> options{{"reason", sdbus::Variant(std::string("daemon_bench"))}};
-        auto call = proxy_->callMethodAsync("Replace")
-                        .onInterface(kInterface)
+        auto call = proxy_->callMethodAsync(HGW_BUS_METHOD_REPLACE)
+                        .onInterface(HGW_BUS_INTERFACE)
                         .withTimeout(std::chrono::seconds(60))
                         .withArguments(options)
                         .uponReplyInvoke([&t](const sdbus::Error* e, std::uint32_t pid, std::uint64_t) {
@@ -1008,7 +920,7 @@ private:
                 auto conn = sdbus::createSessionBusConnectionWithAddress(address);
                 auto target = m == Method::GetId ? sdbus::createProxy(*conn, "org.freedesktop.DBus",
                                                                       "/org/freedesktop/DBus")
-                                                 : sdbus::createProxy(*conn, kBusName, kObjectPath);
+                                                 : sdbus::createProxy(*conn, HGW_BUS_NAME, HGW_BUS_PATH);
                 target->finishRegistration();
                 std::map<std::string, sdbus::Variant> st;
                 std::string id;
@@ -1018,11 +930,11 @@ private:
                         target->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer");
                         break;
                     case Method::PropGet:
-                        if (target->getProperty("PidFile").onInterface(kInterface).get<std::string>().empty())
+                        if (target->getProperty(HGW_BUS_PROPERTY_PID_FILE).onInterface(HGW_BUS_INTERFACE).get<std::string>().empty())
                             throw std::runtime_error("PidFile: empty answer");
                         break;
                     case Method::GetStatus:
-                        target->callMethod("GetStatus").onInterface(kInterface).storeResultsTo(st);
+                        target->callMethod(HGW_BUS_METHOD_GET_STATUS).onInterface(HGW_BUS_INTERFACE).storeResultsTo(st);
                         if (st.at("state").get<std::string>() != "running")
                             throw std::runtime_error("GetStatus: state is not running");
                         break;
@@ -1171,7 +1083,7 @@ private:
     hgw::UniqueFd inotify_;
     int home_wd_ = -1;
     std::unique_ptr<NotifySocket> daemon_notify_, bare_notify_;
-    std::unique_ptr<PrivateBus> bus_;
+    std::unique_ptr<hgw::test::PrivateBus> bus_;
     std::unique_ptr<sdbus::IConnection> connection_;
     std::unique_ptr<sdbus::IProxy> proxy_;
     std::unique_ptr<Process> daemon_;

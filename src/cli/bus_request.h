@@ -18,15 +18,12 @@
 
 namespace hgw::cli {
 
-inline constexpr const char* kGatewayObjectPath = "/org/hermes/Gateway1";
-inline constexpr const char* kGatewayInterface = "org.hermes.Gateway1.Manager";
-
 enum class BusKind { System, User, Address };
 
 struct BusTarget {
     BusKind kind = BusKind::System;
     std::string address;  // for BusKind::Address
-    std::string bus_name; // org.hermes.Gateway1[.element of the profile]
+    std::string bus_name; // HGW_BUS_NAME[.element of the profile] (util/bus_names.h)
 };
 
 enum class BusVerb { Status, Replace, Restart, Start, Stop, WaitReady, Watch };

@@ -3,6 +3,7 @@
 #include "cli/arg_scanner.h"
 #include "cli/help.h"
 #include "core/profile.h"
+#include "util/bus_names.h"
 #include "util/duration.h"
 #include "util/errors.h"
 
@@ -84,14 +85,14 @@ BusTarget target_of(const ScannedArgs& s)
     }
     if (const std::string* profile = s.value("--profile")) {
         if (profile->empty())
-            throw UsageError("empty --profile (leave it out for the default daemon, " + std::string(kBaseBusName) + ")");
+            throw UsageError("empty --profile (leave it out for the default daemon, " HGW_BUS_NAME ")");
         try {
             t.bus_name = bus_name_for_profile(*profile);
         } catch (const Error& e) {
             throw UsageError(describe(e));
         }
     } else {
-        t.bus_name = kBaseBusName;
+        t.bus_name = HGW_BUS_NAME;
     }
     return t;
 }

@@ -1,5 +1,7 @@
 #include "cli/help.h"
 
+#include "util/bus_names.h"
+
 #include <array>
 
 namespace hgw::cli {
@@ -47,7 +49,7 @@ constexpr std::array kCommonBusOptions = {
     OptionSpec{"--system", "", "Use the system bus (the default when run as root)"},
     OptionSpec{"--user", "", "Use the user's session bus (the default when not root)"},
     OptionSpec{"--address", "ADDRESS", "Use the bus at this D-Bus address"},
-    OptionSpec{"--profile", "NAME", "Talk to the daemon of this Hermes profile (bus name org.hermes.Gateway1.PROFILE)"},
+    OptionSpec{"--profile", "NAME", "Talk to the daemon of this Hermes profile (bus name " HGW_BUS_NAME ".PROFILE)"},
     OptionSpec{"--json", "", "Print JSON"},
 };
 

@@ -50,7 +50,7 @@ std::string profile_bus_element(std::string_view profile)
 
 std::string bus_name_for_profile(std::string_view profile)
 {
-    std::string name = kBaseBusName;
+    std::string name = HGW_BUS_NAME;
     if (profile.empty())
         return name;
     return name + "." + profile_bus_element(profile);

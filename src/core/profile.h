@@ -2,21 +2,21 @@
 // Hermes profiles: which names are valid, where their homes are, and which
 // well-known bus name the daemon of each one owns.
 //
-// The default home owns org.hermes.Gateway1; the profile NAME owns
-// org.hermes.Gateway1.<element>. Hermes allows profile names matching
+// The default home owns HGW_BUS_NAME (org.hermes.Gateway1, util/bus_names.h);
+// the profile NAME owns org.hermes.Gateway1.<element>. Hermes allows profile names matching
 // [a-z0-9][a-z0-9_-]{0,63}. Bus-name elements may contain [A-Za-z0-9_-]
 // (so '-' needs no change) but must not start with a digit, so a profile
 // starting with a digit gets a '_' put in front: "2nd-bot" owns
 // org.hermes.Gateway1._2nd-bot. No profile name starts with '_', so the
 // mapping is one-to-one: two profiles never fight over one bus name.
 
+#include "util/bus_names.h"
+
 #include <filesystem>
 #include <string>
 #include <string_view>
 
 namespace hgw {
-
-inline constexpr const char* kBaseBusName = "org.hermes.Gateway1";
 
 // Hermes' rule: [a-z0-9][a-z0-9_-]{0,63}.
 bool is_valid_profile_name(std::string_view profile);

@@ -31,6 +31,7 @@
 
 #include "core/gateway_cmdline.h"
 #include "core/home.h"
+#include "util/bus_names.h"
 #include "util/errors.h"
 
 #include <CLI/CLI.hpp>
@@ -158,7 +159,7 @@ void declare_options(CLI::App& app, RawOptions& raw)
 
     const Config defaults;
     app.add_option("--home", raw.home, "Hermes home of the gateway (default: $HERMES_HOME, else ~/.hermes)");
-    app.add_option("--profile", raw.profile, "Hermes profile; names the bus name org.hermes.Gateway1.<profile>");
+    app.add_option("--profile", raw.profile, "Hermes profile; names the bus name " HGW_BUS_NAME ".<profile>");
     app.add_option("--working-directory", raw.working_directory, "Working directory of the gateway");
     app.add_option("--env", raw.env, "KEY=VALUE added to the gateway's environment (repeatable)")
         ->allow_extra_args(false);

@@ -71,9 +71,6 @@ struct Config {
     [[nodiscard]] std::string bus_name() const; // org.hermes.Gateway1[.profile]
 };
 
-inline constexpr const char* kObjectPath = "/org/hermes/Gateway1";
-inline constexpr const char* kInterface = "org.hermes.Gateway1.Manager";
-
 // Reads flags and the configuration file they name (default
 // /etc/hermes/gatewayd.conf when root, else $XDG_CONFIG_HOME/hermes/gatewayd.conf;
 // a missing default file is fine, a missing named file is an error).

@@ -140,7 +140,7 @@ Caller Authorizer::identify(const std::string& sender) const
 
     auto uid = creds.find("UnixUserID");
     if (uid == creds.end() || !uid->second.containsValueOfType<std::uint32_t>())
-        throw sdbus::Error(kErrAccessDenied, "the bus does not know the uid of " + sender);
+        throw sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED, "the bus does not know the uid of " + sender);
     Caller caller;
     caller.uid = uid->second.get<std::uint32_t>();
 
@@ -162,11 +162,11 @@ void Authorizer::require(const sdbus::Message& call, std::string_view method) co
     try {
         caller = identify(call.getSender());
     } catch (const sdbus::Error& e) {
-        throw sdbus::Error(kErrAccessDenied,
+        throw sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED,
                            "cannot identify the caller of " + std::string(method) + ": " + e.getMessage());
     }
     if (!may_change(policy_, caller))
-        throw sdbus::Error(kErrAccessDenied, denial_message(policy_, caller.uid, method));
+        throw sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED, denial_message(policy_, caller.uid, method));
 }
 
 } // namespace hgw::bus

@@ -58,10 +58,10 @@ public:
     // outlive the Authorizer.
     Authorizer(sdbus::IConnection& connection, AccessPolicy policy);
 
-    // Throws sdbus::Error(kErrAccessDenied) unless the sender of `call` may
-    // call `method`. Makes a blocking call to the bus daemon, as sd-bus's
-    // own credential look-ups do: call it on the bus's thread, inside the
-    // method handler.
+    // Throws sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED) unless the sender of
+    // `call` may call `method`. Makes a blocking call to the bus daemon, as
+    // sd-bus's own credential look-ups do: call it on the bus's thread,
+    // inside the method handler.
     void require(const sdbus::Message& call, std::string_view method) const;
 
     // The identity of the connection with this unique name. Throws sdbus::Error.

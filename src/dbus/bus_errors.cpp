@@ -9,16 +9,16 @@ namespace hgw::bus {
 sdbus::Error to_bus_error(const daemon::OpResult& r)
 {
     using daemon::OpError;
-    const char* name = kErrFailed;
+    const char* name = HGW_BUS_ERROR_FAILED;
     switch (r.error) {
-    case OpError::Busy: name = kErrBusy; break;
-    case OpError::Timeout: name = kErrTimeout; break;
-    case OpError::NotRunning: name = kErrNotRunning; break;
-    case OpError::GenerationMismatch: name = kErrGenerationMismatch; break;
-    case OpError::StartFailed: name = kErrStartFailed; break;
-    case OpError::CannotStart: name = kErrCannotStart; break;
+    case OpError::Busy: name = HGW_BUS_ERROR_BUSY; break;
+    case OpError::Timeout: name = HGW_BUS_ERROR_TIMEOUT; break;
+    case OpError::NotRunning: name = HGW_BUS_ERROR_NOT_RUNNING; break;
+    case OpError::GenerationMismatch: name = HGW_BUS_ERROR_GENERATION_MISMATCH; break;
+    case OpError::StartFailed: name = HGW_BUS_ERROR_START_FAILED; break;
+    case OpError::CannotStart: name = HGW_BUS_ERROR_CANNOT_START; break;
     case OpError::None:
-    case OpError::Failed: name = kErrFailed; break;
+    case OpError::Failed: name = HGW_BUS_ERROR_FAILED; break;
     }
     return sdbus::Error(name, r.message);
 }
@@ -31,11 +31,11 @@ sdbus::Error current_exception_as_bus_error(std::string_view context)
     } catch (const sdbus::Error& e) {
         return e;
     } catch (const Error& e) {
-        return sdbus::Error(kErrFailed, prefix + describe(e));
+        return sdbus::Error(HGW_BUS_ERROR_FAILED, prefix + describe(e));
     } catch (const std::exception& e) {
-        return sdbus::Error(kErrFailed, prefix + e.what());
+        return sdbus::Error(HGW_BUS_ERROR_FAILED, prefix + e.what());
     } catch (...) {
-        return sdbus::Error(kErrFailed, prefix + "unknown error");
+        return sdbus::Error(HGW_BUS_ERROR_FAILED, prefix + "unknown error");
     }
 }
 

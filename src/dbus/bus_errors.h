@@ -1,8 +1,9 @@
 #pragma once
-// Named D-Bus errors of org.hermes.Gateway1, and the mapping from the
-// supervisor's operation errors to them.
+// The mapping from the supervisor's operation errors to the named D-Bus
+// errors of org.hermes.Gateway1 (HGW_BUS_ERROR_*, util/bus_names.h).
 
 #include "daemon/supervisor.h"
+#include "util/bus_names.h"
 
 #include <sdbus-c++/Error.h>
 
@@ -12,24 +13,12 @@
 
 namespace hgw::bus {
 
-inline constexpr const char* kErrAccessDenied = "org.hermes.Gateway1.Error.AccessDenied";
-inline constexpr const char* kErrBusy = "org.hermes.Gateway1.Error.Busy";
-inline constexpr const char* kErrTimeout = "org.hermes.Gateway1.Error.Timeout";
-inline constexpr const char* kErrNotRunning = "org.hermes.Gateway1.Error.NotRunning";
-inline constexpr const char* kErrGenerationMismatch = "org.hermes.Gateway1.Error.GenerationMismatch";
-inline constexpr const char* kErrInvalidArgs = "org.hermes.Gateway1.Error.InvalidArgs";
-inline constexpr const char* kErrStartFailed = "org.hermes.Gateway1.Error.StartFailed";
-// Replace/Restart refused: a new gateway provably cannot start, so the
-// running one was left alone.
-inline constexpr const char* kErrCannotStart = "org.hermes.Gateway1.Error.CannotStart";
-inline constexpr const char* kErrFailed = "org.hermes.Gateway1.Error.Failed";
-
 // The D-Bus error for a failed operation (r.ok() must be false).
 sdbus::Error to_bus_error(const daemon::OpResult& r);
 
 // The exception being handled, as an sdbus::Error: an sdbus::Error stays
-// itself, anything else becomes kErrFailed with "context: what()". Call
-// only inside a catch block.
+// itself, anything else becomes HGW_BUS_ERROR_FAILED with "context:
+// what()". Call only inside a catch block.
 sdbus::Error current_exception_as_bus_error(std::string_view context);
 
 // Runs a D-Bus handler body so that only sdbus::Error leaves it:

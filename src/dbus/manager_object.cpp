@@ -6,6 +6,7 @@
 #include "dbus/evidence.h"
 #include "dbus/options.h"
 #include "daemon/log.h"
+#include "util/bus_names.h"
 
 
 #include <unistd.h>
@@ -47,7 +48,7 @@ public:
     ~PendingReply()
     {
         if (!answered_)
-            fail(sdbus::Error(kErrFailed, method_ + " was abandoned before it completed"));
+            fail(sdbus::Error(HGW_BUS_ERROR_FAILED, method_ + " was abandoned before it completed"));
     }
 
     void complete(const OpResult& r)
@@ -164,28 +165,28 @@ sdbus::Struct<std::string, std::int32_t> last_exit_struct(const daemon::ExitInfo
 
 // In the XML's order. PidFile is constant.
 const PropertyDef kProperties[] = {
-    {"State", [](const auto& a, const auto& b) { return a.state != b.state; },
+    {HGW_BUS_PROPERTY_STATE, [](const auto& a, const auto& b) { return a.state != b.state; },
      [](const auto& s) { return sdbus::Variant(std::string(daemon::to_string(s.state))); }},
-    {"Phase", [](const auto& a, const auto& b) { return a.phase != b.phase; },
+    {HGW_BUS_PROPERTY_PHASE, [](const auto& a, const auto& b) { return a.phase != b.phase; },
      [](const auto& s) { return sdbus::Variant(std::string(daemon::to_string(s.phase))); }},
-    {"Job", [](const auto& a, const auto& b) { return a.job != b.job; },
+    {HGW_BUS_PROPERTY_JOB, [](const auto& a, const auto& b) { return a.job != b.job; },
      [](const auto& s) { return sdbus::Variant(std::string(daemon::to_string(s.job))); }},
-    {"GatewayPID", [](const auto& a, const auto& b) { return a.pid != b.pid; },
+    {HGW_BUS_PROPERTY_GATEWAY_PID, [](const auto& a, const auto& b) { return a.pid != b.pid; },
      [](const auto& s) { return sdbus::Variant(as_u32(s.pid)); }},
-    {"Generation", [](const auto& a, const auto& b) { return a.generation != b.generation; },
+    {HGW_BUS_PROPERTY_GENERATION, [](const auto& a, const auto& b) { return a.generation != b.generation; },
      [](const auto& s) { return sdbus::Variant(s.generation); }},
-    {"StartedAt", [](const auto& a, const auto& b) { return a.started_at_usec != b.started_at_usec; },
+    {HGW_BUS_PROPERTY_STARTED_AT, [](const auto& a, const auto& b) { return a.started_at_usec != b.started_at_usec; },
      [](const auto& s) { return sdbus::Variant(s.started_at_usec); }},
-    {"Ready", [](const auto& a, const auto& b) { return a.ready != b.ready; },
+    {HGW_BUS_PROPERTY_READY, [](const auto& a, const auto& b) { return a.ready != b.ready; },
      [](const auto& s) { return sdbus::Variant(s.ready); }},
-    {"Restarts", [](const auto& a, const auto& b) { return a.restarts != b.restarts; },
+    {HGW_BUS_PROPERTY_RESTARTS, [](const auto& a, const auto& b) { return a.restarts != b.restarts; },
      [](const auto& s) { return sdbus::Variant(s.restarts); }},
-    {"LastExit",
+    {HGW_BUS_PROPERTY_LAST_EXIT,
      [](const auto& a, const auto& b) {
          return a.last_exit.kind != b.last_exit.kind || a.last_exit.status != b.last_exit.status;
      },
      [](const auto& s) { return sdbus::Variant(last_exit_struct(s.last_exit)); }},
-    {"Command", [](const auto& a, const auto& b) { return a.command != b.command; },
+    {HGW_BUS_PROPERTY_COMMAND, [](const auto& a, const auto& b) { return a.command != b.command; },
      [](const auto& s) { return sdbus::Variant(s.command); }},
 };
 
@@ -202,7 +203,7 @@ std::vector<std::string> changed_properties(const daemon::Snapshot& before, cons
 
 ManagerObject::ManagerObject(std::shared_ptr<sdbus::IConnection> connection, daemon::EventLoop& loop,
                              daemon::Supervisor& supervisor)
-    : AdaptorInterfaces(*connection, daemon::kObjectPath)
+    : AdaptorInterfaces(*connection, HGW_BUS_PATH)
     , connection_(std::move(connection))
     , loop_(loop)
     , supervisor_(supervisor)
@@ -228,7 +229,7 @@ void ManagerObject::authorize(const char* method) const
 {
     const sdbus::Message* call = getObject().getCurrentlyProcessedMessage();
     if (call == nullptr)
-        throw sdbus::Error(kErrFailed, std::string(method) + ": no method call is being processed");
+        throw sdbus::Error(HGW_BUS_ERROR_FAILED, std::string(method) + ": no method call is being processed");
     authorizer_.require(*call, method);
 }
 
@@ -236,7 +237,7 @@ void ManagerObject::authorize(const char* method) const
 
 VariantMap ManagerObject::GetStatus()
 {
-    return guard_handler("GetStatus", [&] {
+    return guard_handler(HGW_BUS_METHOD_GET_STATUS, [&] {
         // Built once per change, not once per call: its 18 variants cost
         // more than the round trip itself.
         daemon::Snapshot now = supervisor_.snapshot();
@@ -250,39 +251,39 @@ VariantMap ManagerObject::GetStatus()
 
 void ManagerObject::Replace(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async(connection_, "Replace", std::move(result), [&](daemon::Completion done) {
-        authorize("Replace");
+    run_async(connection_, HGW_BUS_METHOD_REPLACE, std::move(result), [&](daemon::Completion done) {
+        authorize(HGW_BUS_METHOD_REPLACE);
         supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/false, std::move(done));
     });
 }
 
 void ManagerObject::Restart(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async(connection_, "Restart", std::move(result), [&](daemon::Completion done) {
-        authorize("Restart");
+    run_async(connection_, HGW_BUS_METHOD_RESTART, std::move(result), [&](daemon::Completion done) {
+        authorize(HGW_BUS_METHOD_RESTART);
         supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/true, std::move(done));
     });
 }
 
 void ManagerObject::Start(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async(connection_, "Start", std::move(result), [&](daemon::Completion done) {
-        authorize("Start");
+    run_async(connection_, HGW_BUS_METHOD_START, std::move(result), [&](daemon::Completion done) {
+        authorize(HGW_BUS_METHOD_START);
         supervisor_.start(parse_op_options(options), std::move(done));
     });
 }
 
 void ManagerObject::Stop(sdbus::Result<>&& result, VariantMap options)
 {
-    run_async(connection_, "Stop", std::move(result), [&](daemon::Completion done) {
-        authorize("Stop");
+    run_async(connection_, HGW_BUS_METHOD_STOP, std::move(result), [&](daemon::Completion done) {
+        authorize(HGW_BUS_METHOD_STOP);
         supervisor_.stop(parse_op_options(options), std::move(done));
     });
 }
 
 std::tuple<std::string, VariantMap> ManagerObject::ValidatePidFile()
 {
-    return guard_handler("ValidatePidFile", [&] {
+    return guard_handler(HGW_BUS_METHOD_VALIDATE_PID_FILE, [&] {
         Verdict v = validate(supervisor_.paths());
         return std::make_tuple(std::string(to_string(v.kind)), verdict_evidence(v));
     });
@@ -290,16 +291,16 @@ std::tuple<std::string, VariantMap> ManagerObject::ValidatePidFile()
 
 std::tuple<bool, std::string> ManagerObject::CleanPidFile()
 {
-    return guard_handler("CleanPidFile", [&] {
-        authorize("CleanPidFile");
+    return guard_handler(HGW_BUS_METHOD_CLEAN_PID_FILE, [&] {
+        authorize(HGW_BUS_METHOD_CLEAN_PID_FILE);
         // clean() takes gateway.lock for a moment; a gateway we are
         // starting right then would find it held and exit. Only clean
         // while no operation of ours is under way.
         daemon::Snapshot now = supervisor_.snapshot();
         if (now.job != daemon::Job::None || now.phase == daemon::Phase::Starting ||
             now.phase == daemon::Phase::Recovering)
-            throw sdbus::Error(kErrBusy, "the gateway is " + std::string(daemon::to_string(now.state)) +
-                                             "; clean the PID file once that is over");
+            throw sdbus::Error(HGW_BUS_ERROR_BUSY, "the gateway is " + std::string(daemon::to_string(now.state)) +
+                                                       "; clean the PID file once that is over");
 
         CleanOutcome outcome = clean(supervisor_.paths());
         using Action = CleanOutcome::Action;
@@ -308,7 +309,7 @@ std::tuple<bool, std::string> ManagerObject::CleanPidFile()
         if (removed) {
             const auto& record = outcome.verdict.record();
             pid_t stale = record ? record->pid : 0;
-            emit_safely("PidFileRepaired", [&] { emitPidFileRepaired(verdict, as_u32(stale)); });
+            emit_safely(HGW_BUS_SIGNAL_PID_FILE_REPAIRED, [&] { emitPidFileRepaired(verdict, as_u32(stale)); });
         }
         return std::make_tuple(removed, verdict);
     });
@@ -318,59 +319,62 @@ std::tuple<bool, std::string> ManagerObject::CleanPidFile()
 
 std::string ManagerObject::State()
 {
-    return guard_handler("State", [&] { return std::string(daemon::to_string(supervisor_.snapshot().state)); });
+    return guard_handler(HGW_BUS_PROPERTY_STATE,
+                         [&] { return std::string(daemon::to_string(supervisor_.snapshot().state)); });
 }
 
 std::string ManagerObject::Phase()
 {
-    return guard_handler("Phase", [&] { return std::string(daemon::to_string(supervisor_.snapshot().phase)); });
+    return guard_handler(HGW_BUS_PROPERTY_PHASE,
+                         [&] { return std::string(daemon::to_string(supervisor_.snapshot().phase)); });
 }
 
 std::string ManagerObject::Job()
 {
-    return guard_handler("Job", [&] { return std::string(daemon::to_string(supervisor_.snapshot().job)); });
+    return guard_handler(HGW_BUS_PROPERTY_JOB,
+                         [&] { return std::string(daemon::to_string(supervisor_.snapshot().job)); });
 }
 
 std::uint32_t ManagerObject::GatewayPID()
 {
-    return guard_handler("GatewayPID", [&] { return as_u32(supervisor_.snapshot().pid); });
+    return guard_handler(HGW_BUS_PROPERTY_GATEWAY_PID, [&] { return as_u32(supervisor_.snapshot().pid); });
 }
 
 std::uint64_t ManagerObject::Generation()
 {
-    return guard_handler("Generation", [&] { return supervisor_.snapshot().generation; });
+    return guard_handler(HGW_BUS_PROPERTY_GENERATION, [&] { return supervisor_.snapshot().generation; });
 }
 
 std::uint64_t ManagerObject::StartedAt()
 {
-    return guard_handler("StartedAt", [&] { return supervisor_.snapshot().started_at_usec; });
+    return guard_handler(HGW_BUS_PROPERTY_STARTED_AT, [&] { return supervisor_.snapshot().started_at_usec; });
 }
 
 bool ManagerObject::Ready()
 {
-    return guard_handler("Ready", [&] { return supervisor_.snapshot().ready; });
+    return guard_handler(HGW_BUS_PROPERTY_READY, [&] { return supervisor_.snapshot().ready; });
 }
 
 std::uint32_t ManagerObject::Restarts()
 {
-    return guard_handler("Restarts", [&] { return supervisor_.snapshot().restarts; });
+    return guard_handler(HGW_BUS_PROPERTY_RESTARTS, [&] { return supervisor_.snapshot().restarts; });
 }
 
 sdbus::Struct<std::string, std::int32_t> ManagerObject::LastExit()
 {
-    return guard_handler("LastExit", [&] {
+    return guard_handler(HGW_BUS_PROPERTY_LAST_EXIT, [&] {
         return last_exit_struct(supervisor_.snapshot().last_exit);
     });
 }
 
 std::string ManagerObject::PidFile()
 {
-    return guard_handler("PidFile", [&] { return supervisor_.paths().pid_file.string(); });
+    return guard_handler(HGW_BUS_PROPERTY_PID_FILE, [&] { return supervisor_.paths().pid_file.string(); });
 }
 
 std::vector<std::string> ManagerObject::Command()
 {
-    return guard_handler("Command", [&] { return supervisor_.snapshot().command; });
+    return guard_handler(HGW_BUS_PROPERTY_COMMAND, [&] { return supervisor_.snapshot().command; });
 }
 
 // ---- What the supervisor reports ----
@@ -387,7 +391,7 @@ void ManagerObject::phase_changed(const daemon::PhaseChange& change)
     if (change.pid != 0)
         known_.generation = change.generation;
     if (change.state_from != change.state_to) {
-        emit_safely("StateChanged", [&] {
+        emit_safely(HGW_BUS_SIGNAL_STATE_CHANGED, [&] {
             emitStateChanged(std::string(daemon::to_string(change.state_from)),
                              std::string(daemon::to_string(change.state_to)), change.reason);
         });
@@ -401,7 +405,7 @@ void ManagerObject::replaced(pid_t old_pid, pid_t new_pid, std::uint64_t generat
     known_.generation = generation;
     known_.ready = true;
     announce(known_);
-    emit_safely("Replaced", [&] { emitReplaced(as_u32(old_pid), as_u32(new_pid), generation, reason); });
+    emit_safely(HGW_BUS_SIGNAL_REPLACED, [&] { emitReplaced(as_u32(old_pid), as_u32(new_pid), generation, reason); });
     changed();
 }
 
@@ -428,14 +432,14 @@ void ManagerObject::gateway_exited(pid_t pid, const daemon::ExitInfo& exit)
         gone.ready = false;
     }
     announce(gone);
-    emit_safely("GatewayExited",
+    emit_safely(HGW_BUS_SIGNAL_GATEWAY_EXITED,
                 [&] { emitGatewayExited(as_u32(pid), exit.kind, static_cast<std::int32_t>(exit.status)); });
     changed();
 }
 
 void ManagerObject::pidfile_repaired(const std::string& verdict, pid_t stale_pid)
 {
-    emit_safely("PidFileRepaired", [&] { emitPidFileRepaired(verdict, as_u32(stale_pid)); });
+    emit_safely(HGW_BUS_SIGNAL_PID_FILE_REPAIRED, [&] { emitPidFileRepaired(verdict, as_u32(stale_pid)); });
     changed();
 }
 

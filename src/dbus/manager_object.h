@@ -43,8 +43,8 @@ class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::hermes::Gateway1::Manager_adaptor>
     , public daemon::SupervisorObserver {
 public:
-    // Registers the object at daemon::kObjectPath on `connection` and
-    // becomes one of `supervisor`'s observers. Construct it before
+    // Registers the object at HGW_BUS_PATH on `connection` and becomes
+    // one of `supervisor`'s observers. Construct it before
     // requestName(). `loop` and `supervisor` must outlive the object.
     //
     // The connection is shared: every async call still unanswered holds it
@@ -96,8 +96,8 @@ private:
     // `announced_`, then takes `now` as announced. Never throws.
     void announce(const daemon::Snapshot& now) noexcept;
 
-    // Throws sdbus::Error(kErrAccessDenied) unless the caller of the method
-    // being handled may change the gateway.
+    // Throws sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED) unless the caller of
+    // the method being handled may change the gateway.
     void authorize(const char* method) const;
 
     std::shared_ptr<sdbus::IConnection> connection_;

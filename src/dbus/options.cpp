@@ -13,7 +13,7 @@ namespace {
 
 [[noreturn]] void invalid(const std::string& message)
 {
-    throw sdbus::Error(kErrInvalidArgs, message);
+    throw sdbus::Error(HGW_BUS_ERROR_INVALID_ARGS, message);
 }
 
 // The value of `key`, after checking that the caller sent type `T`.

@@ -17,7 +17,7 @@ inline constexpr std::size_t kMaxReasonBytes = 1024;
 //   if_generation t
 // An empty map is fine. An unknown key, a value of another type, a reason
 // longer than kMaxReasonBytes or a timeout that does not fit in
-// microseconds throws sdbus::Error(kErrInvalidArgs) naming the key.
+// microseconds throws sdbus::Error(HGW_BUS_ERROR_INVALID_ARGS) naming the key.
 daemon::OpOptions parse_op_options(const VariantMap& options);
 
 } // namespace hgw::bus

@@ -4,6 +4,7 @@
 // read (or any other command) must not bring back a gateway that an admin
 // stopped; `systemctl start` does that.
 #include "support/bus_harness.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 
@@ -22,8 +23,8 @@ namespace {
 void write_activation_file(const fs::path& dir, const fs::path& trace)
 {
     fs::create_directories(dir);
-    std::ofstream(dir / "org.hermes.Gateway1.service")
-        << "[D-BUS Service]\nName=org.hermes.Gateway1\nExec=/bin/sh -c 'echo activated >> " << trace.string()
+    std::ofstream(dir / (HGW_BUS_NAME ".service"))
+        << "[D-BUS Service]\nName=" HGW_BUS_NAME "\nExec=/bin/sh -c 'echo activated >> " << trace.string()
         << "; exit 1'\n";
 }
 
@@ -44,8 +45,8 @@ TEST_CASE("hermes-gatewayctl never starts a daemon by D-Bus activation", "[daemo
     PrivateBus bus(dir.dir() / "services");
 
     // The trace works: busctl's call (auto-start by default) activates.
-    RunResult control = run({"/usr/bin/busctl", "--address=" + bus.address(), "call", "org.hermes.Gateway1",
-                             "/org/hermes/Gateway1", "org.hermes.Gateway1.Manager", "GetStatus"});
+    RunResult control = run({"/usr/bin/busctl", "--address=" + bus.address(), "call", HGW_BUS_NAME,
+                             HGW_BUS_PATH, HGW_BUS_INTERFACE, HGW_BUS_METHOD_GET_STATUS});
     INFO("busctl: exit " << control.exit_code << ": " << control.output);
     REQUIRE(fs::exists(trace));
     fs::remove(trace);

@@ -10,6 +10,7 @@
 #include "daemon_helpers.h"
 
 #include "dbus/bus_errors.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 
@@ -30,8 +31,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kName = "org.hermes.Gateway1";
-
 // The longest the daemon waits between two attempts (10 s), and then some.
 constexpr milliseconds kReconnectTimeout = 25s;
 
@@ -40,7 +39,10 @@ bool name_has_owner(const PrivateBus& bus)
     auto connection = bus.connect();
     auto driver = sdbus::createProxy(*connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
     bool owned = false;
-    driver->callMethod("NameHasOwner").onInterface("org.freedesktop.DBus").withArguments(std::string(kName)).storeResultsTo(owned);
+    driver->callMethod("NameHasOwner")
+        .onInterface("org.freedesktop.DBus")
+        .withArguments(std::string(HGW_BUS_NAME))
+        .storeResultsTo(owned);
     return owned;
 }
 
@@ -143,7 +145,7 @@ TEST_CASE("item 2: the bus restarted under a running daemon: same gateway throug
     INFO("daemon log:\n" << log);
     CHECK_THAT(log, Catch::Contains("lost the connection to the bus at " + bus.address()));
     CHECK_THAT(log, Catch::Contains("connected to the bus at " + bus.address() + " again"));
-    CHECK_THAT(log, Catch::Contains("serving " + std::string(kName) + " on the bus at " + bus.address() + " again"));
+    CHECK_THAT(log, Catch::Contains("serving " HGW_BUS_NAME " on the bus at " + bus.address() + " again"));
 
     // The object on the new connection works: methods, and signals.
     BusWatcher events(bus);
@@ -180,8 +182,8 @@ TEST_CASE("item 2: a replace under way when the bus goes: the daemon neither cra
     {
         BusWatcher events(bus); // gone before the bus goes
         replace.emplace(Child::spawn({"/usr/bin/busctl", "--address=" + bus.address(), "--timeout=60", "call",
-                                      kName, "/org/hermes/Gateway1", kManager, "Replace", "a{sv}", "1", "reason", "s",
-                                      "update"},
+                                      HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE, "Replace", "a{sv}", "1", "reason",
+                                      "s", "update"},
                                      quiet));
         REQUIRE(events.next_state("replacing")); // the replace has begun: the gateway drains
     }
@@ -214,7 +216,7 @@ TEST_CASE("item 14: a bus name owned by another connection at start-up is asked 
     TempHome home;
     PrivateBus bus;
     auto squatter = bus.connect();
-    squatter->requestName(kName);
+    squatter->requestName(HGW_BUS_NAME);
     BusWatcher events(bus);
 
     auto held_since = Clock::now();
@@ -224,7 +226,7 @@ TEST_CASE("item 14: a bus name owned by another connection at start-up is asked 
     CHECK(alive(daemon.pid()));
     {
         INFO("daemon log:\n" << daemon.log());
-        CHECK_THAT(daemon.log(), Catch::Contains("cannot own the bus name " + std::string(kName)));
+        CHECK_THAT(daemon.log(), Catch::Contains("cannot own the bus name " HGW_BUS_NAME));
         CHECK_THAT(daemon.log(), Catch::Contains("File exists"));
     }
 
@@ -287,8 +289,8 @@ TEST_CASE("PropertiesChanged carries Phase, State and Job across a Replace; GetS
     CHECK(contains_in_order(property_values(all, "Generation"), {std::to_string(generation)}));
 
     // The properties themselves.
-    CHECK(client.proxy().getProperty("Phase").onInterface(kManager).get<std::string>() == "running");
-    CHECK(client.proxy().getProperty("Job").onInterface(kManager).get<std::string>() == "none");
+    CHECK(client.proxy().getProperty("Phase").onInterface(HGW_BUS_INTERFACE).get<std::string>() == "running");
+    CHECK(client.proxy().getProperty("Job").onInterface(HGW_BUS_INTERFACE).get<std::string>() == "none");
     check_clean_shutdown(daemon, home, static_cast<pid_t>(new_pid));
 }
 
@@ -374,6 +376,6 @@ TEST_CASE("item 10: replace through hermes-gatewayctl when gateway.pid is a FIFO
 TEST_CASE("CannotStart is its own D-Bus error", "[dbus][errors][issue8]")
 {
     auto e = bus::to_bus_error(daemon::OpResult{daemon::OpError::CannotStart, "home is read-only", 0, 0});
-    CHECK(e.getName() == "org.hermes.Gateway1.Error.CannotStart");
+    CHECK(e.getName() == HGW_BUS_ERROR_CANNOT_START);
     CHECK(e.getMessage() == "home is read-only");
 }

@@ -6,6 +6,7 @@
 #include "core/validation.h"
 #include "process/pidfd.h"
 #include "support/bus_harness.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -359,7 +360,7 @@ TEST_CASE("hermes-gatewayctl exits 4 when no daemon serves the bus", "[daemon][c
         RunResult r = ctl(bus, args.front(), std::vector<std::string>(args.begin() + 1, args.end()));
         INFO(args.front() << ": " << r.output);
         CHECK(r.exit_code == 4);
-        CHECK_THAT(r.output, Catch::Contains("not running") && Catch::Contains("org.hermes.Gateway1"));
+        CHECK_THAT(r.output, Catch::Contains("not running") && Catch::Contains(HGW_BUS_NAME));
     }
 
     // No bus at all behind the address. sdbus-c++ 1.2 leaks the sd_bus it
@@ -391,8 +392,8 @@ TEST_CASE("a profile's daemon owns its own bus name next to the default one", "[
         driver->callMethod("GetConnectionUnixProcessID").onInterface("org.freedesktop.DBus").withArguments(name).storeResultsTo(pid);
         return static_cast<pid_t>(pid);
     };
-    CHECK(owner_pid("org.hermes.Gateway1") == main_daemon.pid());
-    CHECK(owner_pid("org.hermes.Gateway1.work-bot") == profile_daemon.pid());
+    CHECK(owner_pid(HGW_BUS_NAME) == main_daemon.pid());
+    CHECK(owner_pid(HGW_BUS_NAME ".work-bot") == profile_daemon.pid());
 
     Json profile_status = status_json(bus, {"--profile", "work-bot"});
     CHECK(profile_status.at("home") == profile_home.dir().string());
@@ -406,14 +407,14 @@ TEST_CASE("a profile's daemon owns its own bus name next to the default one", "[
     RunResult text = ctl(bus, "status", {"--profile", "work-bot"});
     INFO(text.output);
     CHECK(text.exit_code == 0);
-    CHECK_THAT(text.output, Catch::Contains("org.hermes.Gateway1.work-bot"));
+    CHECK_THAT(text.output, Catch::Contains(HGW_BUS_NAME ".work-bot"));
     CHECK_THAT(text.output, Catch::Contains("PID: " + profile_status.at("pid").dump() + "\n"));
 
     // A watcher of the profile sees the profile's signals only.
     LineProcess watch(ctl_argv(bus.address(), "watch", {"--json", "--profile", "work-bot"}));
     auto banner = watch.next_line();
     REQUIRE(banner);
-    REQUIRE_THAT(*banner, Catch::StartsWith("watching org.hermes.Gateway1.work-bot")); // subscribed
+    REQUIRE_THAT(*banner, Catch::StartsWith("watching " HGW_BUS_NAME ".work-bot")); // subscribed
 
     RunResult main_replace = ctl(bus, "replace", {"--reason", "main-update"});
     INFO(main_replace.output);

@@ -1,9 +1,10 @@
 #pragma once
 // Shared by the supervision, replace and sd_notify tests of hermes-gatewayd:
-// a recorder of the daemon's D-Bus signals, a recorder of what it tells
-// systemd, a look at the process table, and pidfds on gateways that are not
-// our children. Everything waits on fds (bus, socket, pidfd) with a deadline;
-// nothing polls the daemon's status in a loop.
+// the recorder of the daemon's D-Bus signals (support/bus_watcher.h), a
+// recorder of what it tells systemd, a look at the process table, and
+// pidfds on gateways that are not our children. Everything waits on fds
+// (bus, socket, pidfd) with a deadline; nothing polls the daemon's status in
+// a loop.
 
 #include "core/home.h"
 #include "core/validation.h"
@@ -11,8 +12,11 @@
 #include "process/process_handle.h"
 #include "process/process_info.h"
 #include "support/bus_harness.h"
+#include "support/bus_watcher.h"
 #include "support/child_process.h"
 #include "support/temp_home.h"
+#include "support/variant_text.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 #include <sdbus-c++/sdbus-c++.h>
@@ -51,8 +55,10 @@ namespace hgw::test::dh {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-inline constexpr const char* kManager = "org.hermes.Gateway1.Manager";
-inline constexpr const char* kErrorPrefix = "org.hermes.Gateway1.Error.";
+// The signal recorder and its events (support/bus_watcher.h).
+using hgw::test::BusEvent;
+using hgw::test::BusWatcher;
+using hgw::test::variant_text;
 
 // ---------------------------------------------------------------- processes
 
@@ -68,16 +74,7 @@ public:
     }
     [[nodiscard]] pid_t pid() const { return pid_; }
     // True once the process has exited (zombie or reaped).
-    bool exited(milliseconds timeout = milliseconds(0)) const
-    {
-        pollfd p{fd_.get(), POLLIN, 0};
-        for (;;) {
-            int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
-            if (n < 0 && errno == EINTR)
-                continue;
-            return n > 0;
-        }
-    }
+    bool exited(milliseconds timeout = milliseconds(0)) const { return wait_readable(fd_.get(), timeout); }
     // Signals the very process the pidfd names; false if it has exited.
     bool signal(int sig) const { return hgw::pidfd_send_signal(fd_.get(), sig) == 0; }
 
@@ -181,182 +178,6 @@ inline std::uint64_t monotonic_usec()
     return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000u;
 }
 
-// ---------------------------------------------------------------- D-Bus signals
-
-struct BusEvent {
-    std::string member;
-    // StateChanged
-    std::string old_state, new_state;
-    std::string reason; // StateChanged, Replaced
-    // Replaced
-    std::uint32_t old_pid = 0, new_pid = 0;
-    std::uint64_t generation = 0;
-    // GatewayExited
-    std::uint32_t pid = 0;
-    std::string code;
-    std::int32_t status = 0;
-    // PidFileRepaired
-    std::string verdict;
-    std::uint32_t stale_pid = 0;
-    // PropertiesChanged: the values as text, in the order they came
-    std::vector<std::pair<std::string, std::string>> properties;
-    // NameOwnerChanged of org.hermes.Gateway1
-    std::string new_owner;
-
-    [[nodiscard]] std::optional<std::string> property(const std::string& name) const
-    {
-        for (const auto& [k, v] : properties)
-            if (k == name)
-                return v;
-        return std::nullopt;
-    }
-};
-
-inline std::string variant_text(const sdbus::Variant& v)
-{
-    const std::string t = v.peekValueType();
-    if (t == "s")
-        return v.get<std::string>();
-    if (t == "u")
-        return std::to_string(v.get<std::uint32_t>());
-    if (t == "t")
-        return std::to_string(v.get<std::uint64_t>());
-    if (t == "i")
-        return std::to_string(v.get<std::int32_t>());
-    if (t == "b")
-        return v.get<bool>() ? "true" : "false";
-    if (t == "(si)") {
-        auto s = v.get<sdbus::Struct<std::string, std::int32_t>>();
-        return std::get<0>(s) + " " + std::to_string(std::get<1>(s));
-    }
-    return "<" + t + ">";
-}
-
-// Every signal the daemon sends, recorded in order by a connection of our
-// own with its own bus thread. The match rules name no sender: each test has
-// a bus of its own, and a daemon started later (or again) is heard too.
-// The rules are installed (synchronously) before the constructor returns,
-// so whatever the daemon does afterwards is recorded.
-class BusWatcher {
-public:
-    explicit BusWatcher(const PrivateBus& bus) : connection_(bus.connect())
-    {
-        auto handler = [this](sdbus::Message& msg) { on_message(msg); };
-        slots_.push_back(connection_->addMatch(
-            "type='signal',path='/org/hermes/Gateway1',interface='org.hermes.Gateway1.Manager'", handler));
-        slots_.push_back(connection_->addMatch("type='signal',path='/org/hermes/Gateway1',"
-                                               "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'",
-                                               handler));
-        slots_.push_back(connection_->addMatch(
-            "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
-            "member='NameOwnerChanged',arg0='org.hermes.Gateway1'",
-            handler));
-        connection_->enterEventLoopAsync();
-    }
-    ~BusWatcher()
-    {
-        connection_->leaveEventLoop();
-        slots_.clear();
-    }
-    BusWatcher(const BusWatcher&) = delete;
-    BusWatcher& operator=(const BusWatcher&) = delete;
-
-    // The first event after the cursor that `pred` accepts; the cursor moves
-    // past it. Nothing if none came within `timeout`.
-    std::optional<BusEvent> next(const std::function<bool(const BusEvent&)>& pred, milliseconds timeout = kTimeout)
-    {
-        std::unique_lock lock(mutex_);
-        auto deadline = Clock::now() + timeout;
-        for (;;) {
-            for (; cursor_ < events_.size(); ++cursor_) {
-                if (pred(events_[cursor_]))
-                    return events_[cursor_++];
-            }
-            if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && cursor_ == events_.size())
-                return std::nullopt;
-        }
-    }
-    std::optional<BusEvent> next_state(const std::string& state, milliseconds timeout = kTimeout)
-    {
-        return next([&](const BusEvent& e) { return e.member == "StateChanged" && e.new_state == state; }, timeout);
-    }
-    std::optional<BusEvent> next_member(const std::string& member, milliseconds timeout = kTimeout)
-    {
-        return next([&](const BusEvent& e) { return e.member == member; }, timeout);
-    }
-
-    // Where the cursor is; events from here on are "new".
-    std::size_t mark()
-    {
-        std::lock_guard lock(mutex_);
-        return cursor_;
-    }
-    void skip_all()
-    {
-        std::lock_guard lock(mutex_);
-        cursor_ = events_.size();
-    }
-    // Everything received from index `from` on, cursor or not.
-    std::vector<BusEvent> since(std::size_t from)
-    {
-        std::lock_guard lock(mutex_);
-        if (from >= events_.size())
-            return {};
-        return {events_.begin() + static_cast<std::ptrdiff_t>(from), events_.end()};
-    }
-    std::size_t size()
-    {
-        std::lock_guard lock(mutex_);
-        return events_.size();
-    }
-
-private:
-    void on_message(sdbus::Message& msg)
-    {
-        BusEvent e;
-        e.member = msg.getMemberName();
-        try {
-            if (e.member == "StateChanged") {
-                msg >> e.old_state >> e.new_state >> e.reason;
-            } else if (e.member == "Replaced") {
-                msg >> e.old_pid >> e.new_pid >> e.generation >> e.reason;
-            } else if (e.member == "GatewayExited") {
-                msg >> e.pid >> e.code >> e.status;
-            } else if (e.member == "PidFileRepaired") {
-                msg >> e.verdict >> e.stale_pid;
-            } else if (e.member == "PropertiesChanged") {
-                std::string iface;
-                std::map<std::string, sdbus::Variant> changed;
-                std::vector<std::string> invalidated;
-                msg >> iface >> changed >> invalidated;
-                if (iface != kManager)
-                    return;
-                for (const auto& [k, v] : changed)
-                    e.properties.emplace_back(k, variant_text(v));
-            } else if (e.member == "NameOwnerChanged") {
-                std::string name, old_owner;
-                msg >> name >> old_owner >> e.new_owner;
-            } else {
-                return;
-            }
-        } catch (const sdbus::Error&) {
-            e.reason = "<malformed>";
-        }
-        {
-            std::lock_guard lock(mutex_);
-            events_.push_back(std::move(e));
-        }
-        cv_.notify_all();
-    }
-
-    std::unique_ptr<sdbus::IConnection> connection_;
-    std::vector<sdbus::Slot> slots_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<BusEvent> events_;
-    std::size_t cursor_ = 0;
-};
-
 // ---------------------------------------------------------------- status and calls
 
 template <typename T>
@@ -379,7 +200,7 @@ std::string error_of(Call&& call, std::string* message = nullptr)
     return "";
 }
 
-inline std::string err(const char* name) { return std::string(kErrorPrefix) + name; }
+inline std::string err(const char* name) { return std::string(HGW_BUS_ERROR_PREFIX) + name; }
 
 // The record is true: it names `pid`, that process is alive with the
 // recorded identity, and gateway.lock is held.
@@ -400,7 +221,7 @@ inline std::vector<std::uint32_t> announced_pids(const std::vector<BusEvent>& ev
     for (const auto& e : events) {
         if (e.member != "PropertiesChanged")
             continue;
-        if (auto v = e.property("GatewayPID"))
+        if (auto v = e.property(HGW_BUS_PROPERTY_GATEWAY_PID))
             pids.push_back(static_cast<std::uint32_t>(std::stoul(*v)));
     }
     return pids;

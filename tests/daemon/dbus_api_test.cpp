@@ -9,6 +9,9 @@
 
 #include "core/validation.h"
 #include "support/bus_harness.h"
+#include "support/bus_watcher.h"
+#include "support/interface_xml.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -35,10 +38,6 @@ using VariantMap = std::map<std::string, sdbus::Variant>;
 
 namespace {
 
-constexpr const char* kName = "org.hermes.Gateway1";
-constexpr const char* kPath = "/org/hermes/Gateway1";
-constexpr const char* kIface = "org.hermes.Gateway1.Manager";
-constexpr const char* kErrPrefix = "org.hermes.Gateway1.Error.";
 constexpr const char* kBusInvalidArgs = "org.freedesktop.DBus.Error.InvalidArgs";
 constexpr uid_t kNobody = 65534;      // in group nogroup (gid 65534)
 // Debian's "daemon" (uid 1, gid 1), in no group the tests allow. (A uid
@@ -66,7 +65,7 @@ RunResult busctl(const PrivateBus& bus, const std::vector<std::string>& args, st
 // `busctl --json=short call` on the Manager, parsed: {"type": SIG, "data": [...]}.
 Json busctl_call(const PrivateBus& bus, const std::vector<std::string>& method_and_args)
 {
-    std::vector<std::string> args = {"--json=short", "call", kName, kPath, kIface};
+    std::vector<std::string> args = {"--json=short", "call", HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE};
     args.insert(args.end(), method_and_args.begin(), method_and_args.end());
     RunResult r = busctl(bus, args);
     INFO("busctl call " << method_and_args.front() << ": " << r.output);
@@ -76,7 +75,8 @@ Json busctl_call(const PrivateBus& bus, const std::vector<std::string>& method_a
 
 Json busctl_property(const PrivateBus& bus, const std::string& property, std::optional<uid_t> uid = {})
 {
-    RunResult r = busctl(bus, {"--json=short", "get-property", kName, kPath, kIface, property}, uid);
+    RunResult r =
+        busctl(bus, {"--json=short", "get-property", HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE, property}, uid);
     INFO("busctl get-property " << property << ": " << r.output);
     REQUIRE(r.exit_code == 0);
     return Json::parse(r.output);
@@ -88,7 +88,7 @@ Json busctl_property(const PrivateBus& bus, const std::string& property, std::op
 constexpr const char* kPyCall = R"PY(
 import json, sys
 import dbus
-addr, dest, iface, member, sig, args = sys.argv[1:7]
+addr, dest, path, iface, member, sig, args = sys.argv[1:8]
 def plain(v):  # dbus.Boolean is an int to json: make it a bool
     if isinstance(v, dbus.Boolean):
         return bool(v)
@@ -99,7 +99,7 @@ def plain(v):  # dbus.Boolean is an int to json: make it a bool
     return v
 conn = dbus.bus.BusConnection(addr)
 try:
-    reply = conn.call_blocking(dest, '/org/hermes/Gateway1', iface, member, sig,
+    reply = conn.call_blocking(dest, path, iface, member, sig,
                                eval(args, {'dbus': dbus}), timeout=60)
 except dbus.exceptions.DBusException as e:
     print('ERROR', e.get_dbus_name(), e.get_dbus_message() or '')
@@ -119,8 +119,8 @@ PyReply py_call(const PrivateBus& bus, std::optional<uid_t> uid, const std::stri
 {
     SpawnOptions so;
     so.uid = uid;
-    RunResult r = run({"/usr/bin/python3", "-I", "-c", kPyCall, bus.address(), kName, iface, member, signature,
-                       args_expr},
+    RunResult r = run({"/usr/bin/python3", "-I", "-c", kPyCall, bus.address(), HGW_BUS_NAME, HGW_BUS_PATH, iface,
+                       member, signature, args_expr},
                       so);
     INFO("python3-dbus " << member << ": " << r.output);
     REQUIRE(r.exit_code == 0);
@@ -144,7 +144,7 @@ PyReply py_call(const PrivateBus& bus, std::optional<uid_t> uid, const std::stri
 PyReply manager_call(const PrivateBus& bus, std::optional<uid_t> uid, const std::string& member,
                      const std::string& signature = "", const std::string& args_expr = "[]")
 {
-    return py_call(bus, uid, kIface, member, signature, args_expr);
+    return py_call(bus, uid, HGW_BUS_INTERFACE, member, signature, args_expr);
 }
 
 // ---- sdbus calls as root that report the error ----
@@ -152,7 +152,7 @@ PyReply manager_call(const PrivateBus& bus, std::optional<uid_t> uid, const std:
 template <typename... Args>
 std::optional<sdbus::Error> call_error(sdbus::IProxy& proxy, const std::string& method, const Args&... args)
 {
-    auto call = proxy.createMethodCall(kIface, method);
+    auto call = proxy.createMethodCall(HGW_BUS_INTERFACE, method);
     ((call << args), ...);
     try {
         proxy.callMethod(call, kCallTimeoutUsec);
@@ -181,126 +181,23 @@ void require_gateway_untouched(ManagerClient& client, const TempHome& home, std:
 
 // ---- signals ----
 
-// One received signal, its arguments as text. For PropertiesChanged of the
-// Manager interface, `changed` maps each property to its value as text.
-struct Event {
-    std::string name;
-    std::vector<std::string> args;
-    std::map<std::string, std::string> changed;
-};
-
-std::string variant_text(const sdbus::Variant& v)
+// Waits until some signal the recorder heard satisfies `pred`; then all it
+// heard so far.
+std::vector<BusEvent> wait_for(BusWatcher& recorder, const std::function<bool(const BusEvent&)>& pred)
 {
-    const std::string type = v.peekValueType();
-    if (type == "s")
-        return v.get<std::string>();
-    if (type == "u")
-        return std::to_string(v.get<std::uint32_t>());
-    if (type == "t")
-        return std::to_string(v.get<std::uint64_t>());
-    if (type == "b")
-        return v.get<bool>() ? "true" : "false";
-    if (type == "(si)") {
-        auto s = v.get<sdbus::Struct<std::string, std::int32_t>>();
-        return std::get<0>(s) + "," + std::to_string(std::get<1>(s));
-    }
-    if (type == "as") {
-        std::string out;
-        for (const auto& e : v.get<std::vector<std::string>>())
-            out += (out.empty() ? "" : " ") + e;
-        return out;
-    }
-    return "<" + type + ">";
+    auto events = recorder.wait_any(pred);
+    INFO("events so far: " << BusWatcher::describe(recorder.all()));
+    REQUIRE(events);
+    return *events;
 }
-
-// Subscribes to the Manager's signals on a connection of its own, whose
-// event loop runs in a thread; the test thread waits for what it expects.
-class SignalRecorder {
-public:
-    explicit SignalRecorder(const PrivateBus& bus, const std::string& name = kName)
-        : connection_(bus.connect()), proxy_(sdbus::createProxy(*connection_, name, kPath))
-    {
-        proxy_->uponSignal("StateChanged").onInterface(kIface).call(
-            [this](const std::string& from, const std::string& to, const std::string& reason) {
-                push({"StateChanged", {from, to, reason}, {}});
-            });
-        proxy_->uponSignal("Replaced").onInterface(kIface).call(
-            [this](std::uint32_t old_pid, std::uint32_t new_pid, std::uint64_t generation, const std::string& reason) {
-                push({"Replaced", {std::to_string(old_pid), std::to_string(new_pid), std::to_string(generation), reason}, {}});
-            });
-        proxy_->uponSignal("GatewayExited").onInterface(kIface).call(
-            [this](std::uint32_t pid, const std::string& code, std::int32_t status) {
-                push({"GatewayExited", {std::to_string(pid), code, std::to_string(status)}, {}});
-            });
-        proxy_->uponSignal("PidFileRepaired").onInterface(kIface).call(
-            [this](const std::string& verdict, std::uint32_t stale_pid) {
-                push({"PidFileRepaired", {verdict, std::to_string(stale_pid)}, {}});
-            });
-        proxy_->uponSignal("PropertiesChanged").onInterface("org.freedesktop.DBus.Properties").call(
-            [this](const std::string& iface, const VariantMap& changed, const std::vector<std::string>& invalidated) {
-                Event e{"PropertiesChanged", {iface}, {}};
-                for (const auto& [key, value] : changed)
-                    e.changed[key] = variant_text(value);
-                for (const auto& key : invalidated)
-                    e.changed[key] = "<invalidated>";
-                push(std::move(e));
-            });
-        // The match rules are in place when this returns (AddMatch is a call).
-        proxy_->finishRegistration();
-        connection_->enterEventLoopAsync();
-    }
-    ~SignalRecorder() { connection_->leaveEventLoop(); } // before the proxy goes
-    SignalRecorder(const SignalRecorder&) = delete;
-    SignalRecorder& operator=(const SignalRecorder&) = delete;
-
-    // Waits until some recorded event satisfies `pred`; then all events so far.
-    std::vector<Event> wait_for(const std::function<bool(const Event&)>& pred, std::chrono::milliseconds timeout = kTimeout)
-    {
-        std::unique_lock lock(mutex_);
-        bool seen = cv_.wait_for(lock, timeout, [&] { return std::any_of(events_.begin(), events_.end(), pred); });
-        INFO("events so far: " << describe(events_));
-        REQUIRE(seen);
-        return events_;
-    }
-
-    static std::string describe(const std::vector<Event>& events)
-    {
-        std::string out;
-        for (const auto& e : events) {
-            out += "\n  " + e.name + "(";
-            for (const auto& a : e.args)
-                out += a + "; ";
-            for (const auto& [k, v] : e.changed)
-                out += k + "=" + v + " ";
-            out += ")";
-        }
-        return out;
-    }
-
-private:
-    void push(Event e)
-    {
-        {
-            std::lock_guard lock(mutex_);
-            events_.push_back(std::move(e));
-        }
-        cv_.notify_all();
-    }
-
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<Event> events_;
-    std::unique_ptr<sdbus::IConnection> connection_;
-    std::unique_ptr<sdbus::IProxy> proxy_;
-};
 
 auto is_signal(const std::string& name, std::vector<std::string> args)
 {
-    return [name, args = std::move(args)](const Event& e) { return e.name == name && e.args == args; };
+    return [name, args = std::move(args)](const BusEvent& e) { return e.member == name && e.args == args; };
 }
 
 // Index of the first event satisfying `pred`, or events.size().
-std::size_t index_of(const std::vector<Event>& events, const std::function<bool(const Event&)>& pred)
+std::size_t index_of(const std::vector<BusEvent>& events, const std::function<bool(const BusEvent&)>& pred)
 {
     return static_cast<std::size_t>(std::find_if(events.begin(), events.end(), pred) - events.begin());
 }
@@ -331,20 +228,21 @@ TEST_CASE("a caller of another uid may read but not change the gateway", "[daemo
         PyReply r = manager_call(bus, kNobody, method, "a{sv}", "[{'reason': 'not yours'}]");
         INFO(method << ": " << r.error << " " << r.message);
         CHECK_FALSE(r.ok);
-        CHECK(r.error == std::string(kErrPrefix) + "AccessDenied");
+        CHECK(r.error == HGW_BUS_ERROR_ACCESS_DENIED);
         CHECK_THAT(r.message, Catch::Contains("uid 65534 may not call " + std::string(method)));
     }
     PyReply clean = manager_call(bus, kNobody, "CleanPidFile");
-    CHECK(clean.error == std::string(kErrPrefix) + "AccessDenied");
+    CHECK(clean.error == HGW_BUS_ERROR_ACCESS_DENIED);
     CHECK_THAT(clean.message, Catch::Contains("uid 65534 may not call CleanPidFile"));
 
     // Refused before the options are looked at: a refused caller learns
     // nothing from option errors.
     PyReply bad_options = manager_call(bus, kNobody, "Replace", "a{sv}", "[{'no_such_option': dbus.Int32(1)}]");
-    CHECK(bad_options.error == std::string(kErrPrefix) + "AccessDenied");
+    CHECK(bad_options.error == HGW_BUS_ERROR_ACCESS_DENIED);
 
     // busctl as that uid too: refused, with the daemon's explanation.
-    RunResult stop = busctl(bus, {"call", kName, kPath, kIface, "Stop", "a{sv}", "0"}, kNobody);
+    RunResult stop =
+        busctl(bus, {"call", HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE, "Stop", "a{sv}", "0"}, kNobody);
     CHECK(stop.exit_code != 0);
     CHECK_THAT(stop.output, Catch::Contains("may not call Stop"));
 
@@ -358,10 +256,12 @@ TEST_CASE("a caller of another uid may read but not change the gateway", "[daemo
     REQUIRE(verdict.ok);
     CHECK(verdict.value.at(0) == "live");
     CHECK(verdict.value.at(1).at("pid") == pid);
-    PyReply state = py_call(bus, kNobody, "org.freedesktop.DBus.Properties", "Get", "ss", "['" + std::string(kIface) + "', 'State']");
+    PyReply state = py_call(bus, kNobody, "org.freedesktop.DBus.Properties", "Get", "ss",
+                            "['" HGW_BUS_INTERFACE "', 'State']");
     REQUIRE(state.ok);
     CHECK(state.value == "running");
-    PyReply all = py_call(bus, kNobody, "org.freedesktop.DBus.Properties", "GetAll", "s", "['" + std::string(kIface) + "']");
+    PyReply all =
+        py_call(bus, kNobody, "org.freedesktop.DBus.Properties", "GetAll", "s", "['" HGW_BUS_INTERFACE "']");
     REQUIRE(all.ok);
     CHECK(all.value.at("GatewayPID") == pid);
     CHECK(all.value.at("Generation") == generation);
@@ -381,7 +281,7 @@ TEST_CASE("members of the allowed group may change the gateway and others may no
 
     // uid 1 runs with gid 1 only: not in nogroup.
     PyReply refused = manager_call(bus, kOtherUid, "Replace", "a{sv}", "[{}]");
-    CHECK(refused.error == std::string(kErrPrefix) + "AccessDenied");
+    CHECK(refused.error == HGW_BUS_ERROR_ACCESS_DENIED);
     CHECK_THAT(refused.message, Catch::Contains("uid 1 may not call Replace") && Catch::Contains("nogroup"));
     require_gateway_untouched(client, home, pid, generation);
 
@@ -417,7 +317,7 @@ TEST_CASE("malformed options get InvalidArgs and wrong signatures a D-Bus error 
     const auto pid = status_pid(client);
     const auto generation = status_generation(client);
     auto& proxy = client.proxy();
-    const std::string invalid_args = std::string(kErrPrefix) + "InvalidArgs";
+    const std::string invalid_args = HGW_BUS_ERROR_INVALID_ARGS;
 
     struct Case {
         const char* method;
@@ -461,7 +361,7 @@ TEST_CASE("malformed options get InvalidArgs and wrong signatures a D-Bus error 
     wrong("Start(a{sv}, s)", call_error(proxy, "Start", VariantMap{}, std::string("extra")));
     wrong("GetStatus(s)", call_error(proxy, "GetStatus", std::string("extra")));
     wrong("CleanPidFile(b)", call_error(proxy, "CleanPidFile", true));
-    RunResult r = busctl(bus, {"call", kName, kPath, kIface, "Replace", "s", "update"});
+    RunResult r = busctl(bus, {"call", HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE, "Replace", "s", "update"});
     CHECK(r.exit_code != 0);
     CHECK_THAT(r.output, Catch::Contains("Invalid arguments 's'") && Catch::Contains("expecting 'a{sv}'"));
 
@@ -474,63 +374,20 @@ TEST_CASE("malformed options get InvalidArgs and wrong signatures a D-Bus error 
 
 // ---------------------------------------------------------------- introspection
 
-namespace {
-
-// "method NAME in=name:type,... out=...", "property NAME type=T access=A
-// emits=E" and "signal NAME args=name:type,..." for one interface of an
-// introspection document. EmitsChangedSignal defaults to true (D-Bus spec).
-constexpr const char* kPyMembers = R"PY(
-import sys
-import xml.etree.ElementTree as ET
-EMITS = 'org.freedesktop.DBus.Property.EmitsChangedSignal'
-def args(node, direction=None):
-    return ','.join('%s:%s' % (a.get('name'), a.get('type')) for a in node.findall('arg')
-                    if direction is None or a.get('direction', 'in') == direction)
-root = ET.parse(sys.argv[1]).getroot()
-for iface in root.iter('interface'):
-    if iface.get('name') != sys.argv[2]:
-        continue
-    for m in iface.findall('method'):
-        print('method %s in=%s out=%s' % (m.get('name'), args(m, 'in'), args(m, 'out')))
-    for p in iface.findall('property'):
-        emits = 'true'
-        for a in p.findall('annotation'):
-            if a.get('name') == EMITS:
-                emits = a.get('value')
-        print('property %s type=%s access=%s emits=%s' % (p.get('name'), p.get('type'), p.get('access'), emits))
-    for s in iface.findall('signal'):
-        print('signal %s args=%s' % (s.get('name'), args(s)))
-)PY";
-
-std::vector<std::string> members_of(const std::string& xml_file)
-{
-    RunResult r = run({"/usr/bin/python3", "-I", "-c", kPyMembers, xml_file, kIface});
-    INFO(xml_file << ": " << r.output);
-    REQUIRE(r.exit_code == 0);
-    std::vector<std::string> lines;
-    std::istringstream in(r.output);
-    for (std::string line; std::getline(in, line);)
-        lines.push_back(line);
-    std::sort(lines.begin(), lines.end());
-    return lines;
-}
-
-} // namespace
-
 TEST_CASE("the object on the bus is the interface of dbus/org.hermes.Gateway1.xml", "[daemon][dbus][dbus-api][introspect]")
 {
     TempHome home;
     PrivateBus bus;
     Daemon daemon(bus, home, quick());
 
-    RunResult r = busctl(bus, {"introspect", "--xml-interface", kName, kPath});
+    RunResult r = busctl(bus, {"introspect", "--xml-interface", HGW_BUS_NAME, HGW_BUS_PATH});
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     TempHome scratch;
     scratch.write("served.xml", r.output);
 
-    auto promised = members_of(source_path("dbus/org.hermes.Gateway1.xml"));
-    auto served = members_of((scratch.dir() / "served.xml").string());
+    auto promised = interface_members(source_path("dbus/org.hermes.Gateway1.xml"), HGW_BUS_INTERFACE);
+    auto served = interface_members((scratch.dir() / "served.xml").string(), HGW_BUS_INTERFACE);
 
     // The contract itself, so that two empty lists cannot pass.
     auto count = [&](const char* kind) {
@@ -630,7 +487,8 @@ TEST_CASE("busctl gets the documented types from every method and property", "[d
     // Start of a running gateway answers at once with it.
     CHECK(busctl_call(bus, {"Start", "a{sv}", "0"}) == Json({{"type", "ut"}, {"data", {pid3, generation + 2}}}));
 
-    RunResult stop = busctl(bus, {"call", kName, kPath, kIface, "Stop", "a{sv}", "1", "reason", "s", "maintenance"});
+    RunResult stop = busctl(
+        bus, {"call", HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE, "Stop", "a{sv}", "1", "reason", "s", "maintenance"});
     CHECK(stop.exit_code == 0);
     CHECK(stop.output.empty()); // no out arguments
     CHECK(busctl_property(bus, "State").at("data") == "stopped");
@@ -645,10 +503,10 @@ TEST_CASE("busctl gets the documented types from every method and property", "[d
     // Replace wants a running gateway; Restart and Start start a stopped one.
     auto not_running = call_error(client.proxy(), "Replace", VariantMap{});
     REQUIRE(not_running);
-    CHECK(not_running->getName() == std::string(kErrPrefix) + "NotRunning");
+    CHECK(not_running->getName() == HGW_BUS_ERROR_NOT_RUNNING);
     Json restarted2 = busctl_call(bus, {"Restart", "a{sv}", "0"});
     CHECK(restarted2.at("data").at(1) == generation + 3);
-    CHECK(busctl(bus, {"call", kName, kPath, kIface, "Stop", "a{sv}", "0"}).exit_code == 0);
+    CHECK(busctl(bus, {"call", HGW_BUS_NAME, HGW_BUS_PATH, HGW_BUS_INTERFACE, "Stop", "a{sv}", "0"}).exit_code == 0);
     Json started2 = busctl_call(bus, {"Start", "a{sv}", "0"});
     CHECK(started2.at("type") == "ut");
     CHECK(started2.at("data").at(1) == generation + 4);
@@ -663,7 +521,7 @@ TEST_CASE("a replace is announced by StateChanged GatewayExited Replaced and Pro
     PrivateBus bus;
     Daemon daemon(bus, home, quick());
     ManagerClient client(bus);
-    SignalRecorder recorder(bus);
+    BusWatcher recorder(bus);
     const auto old_pid = status_pid(client);
     const auto generation = status_generation(client);
 
@@ -672,12 +530,12 @@ TEST_CASE("a replace is announced by StateChanged GatewayExited Replaced and Pro
     const std::string old_text = std::to_string(old_pid), new_text = std::to_string(new_pid);
     const std::string gen_text = std::to_string(new_generation);
 
-    auto events = recorder.wait_for(is_signal("Replaced", {old_text, new_text, gen_text, "update"}));
-    INFO("events:" << SignalRecorder::describe(events));
+    auto events = wait_for(recorder, is_signal("Replaced", {old_text, new_text, gen_text, "update"}));
+    INFO("events:" << BusWatcher::describe(events));
     auto replacing = index_of(events, is_signal("StateChanged", {"running", "replacing", "update"}));
     auto exited = index_of(events, is_signal("GatewayExited", {old_text, "exited", "75"}));
-    auto running = index_of(events, [](const Event& e) {
-        return e.name == "StateChanged" && e.args.at(0) == "replacing" && e.args.at(1) == "running";
+    auto running = index_of(events, [](const BusEvent& e) {
+        return e.member == "StateChanged" && e.args.at(0) == "replacing" && e.args.at(1) == "running";
     });
     auto replaced = index_of(events, is_signal("Replaced", {old_text, new_text, gen_text, "update"}));
     CHECK(replacing < exited);
@@ -685,13 +543,13 @@ TEST_CASE("a replace is announced by StateChanged GatewayExited Replaced and Pro
     CHECK(running < replaced);
     // Nothing but replacing and back: no detour through stopped or starting.
     CHECK(std::count_if(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(replaced),
-                        [](const Event& e) { return e.name == "StateChanged"; }) == 2);
+                        [](const BusEvent& e) { return e.member == "StateChanged"; }) == 2);
 
     // The properties that changed were announced with their new values.
     auto announces = [&](const std::string& property, const std::string& value) {
-        return std::any_of(events.begin(), events.end(), [&](const Event& e) {
-            return e.name == "PropertiesChanged" && e.args.at(0) == kIface && e.changed.count(property) &&
-                   e.changed.at(property) == value;
+        return std::any_of(events.begin(), events.end(), [&](const BusEvent& e) {
+            return e.member == "PropertiesChanged" && e.args.at(0) == HGW_BUS_INTERFACE &&
+                   e.property(property) == value;
         });
     };
     CHECK(announces("State", "replacing"));
@@ -711,19 +569,19 @@ TEST_CASE("CleanPidFile is Busy during a replace and repairs a stale record once
     // `replacing` until the test stops it, so the Busy window is ours.
     Daemon daemon(bus, home, quick({"--drain-timeout", "60s"}, {"--drain", "60"}));
     ManagerClient client(bus);
-    SignalRecorder recorder(bus);
+    BusWatcher recorder(bus);
     const auto pid = status_pid(client);
 
     SpawnOptions capture;
     capture.capture_output = true;
-    Child replace = Child::spawn({"/usr/bin/busctl", "--address=" + bus.address(), "--timeout=60", "call", kName,
-                                  kPath, kIface, "Replace", "a{sv}", "1", "reason", "s", "update"},
+    Child replace = Child::spawn({"/usr/bin/busctl", "--address=" + bus.address(), "--timeout=60", "call", HGW_BUS_NAME,
+                                  HGW_BUS_PATH, HGW_BUS_INTERFACE, "Replace", "a{sv}", "1", "reason", "s", "update"},
                                  capture);
-    recorder.wait_for(is_signal("StateChanged", {"running", "replacing", "update"}));
+    wait_for(recorder, is_signal("StateChanged", {"running", "replacing", "update"}));
 
     auto busy = call_error(client.proxy(), "CleanPidFile");
     REQUIRE(busy);
-    CHECK(busy->getName() == std::string(kErrPrefix) + "Busy");
+    CHECK(busy->getName() == HGW_BUS_ERROR_BUSY);
     CHECK_THAT(busy->getMessage(), Catch::Contains("replacing"));
     CHECK(validate(home.paths()).kind == VerdictKind::Live); // untouched
 
@@ -734,7 +592,7 @@ TEST_CASE("CleanPidFile is Busy during a replace and repairs a stale record once
     CHECK(WIFEXITED(*replace_status));
     CHECK(WEXITSTATUS(*replace_status) != 0);
     CHECK_THAT(replace.output(), Catch::Contains("cancelled by a stop request"));
-    recorder.wait_for(is_signal("GatewayExited", {std::to_string(pid), "exited", "0"}));
+    wait_for(recorder, is_signal("GatewayExited", {std::to_string(pid), "exited", "0"}));
     CHECK(client.status().at("state").get<std::string>() == "stopped");
 
     // A record left by a gateway that is gone.
@@ -747,24 +605,24 @@ TEST_CASE("CleanPidFile is Busy during a replace and repairs a stale record once
     home.write("gateway.pid", record.dump());
     std::string verdict;
     VariantMap evidence;
-    client.proxy().callMethod("ValidatePidFile").onInterface(kIface).storeResultsTo(verdict, evidence);
+    client.proxy().callMethod("ValidatePidFile").onInterface(HGW_BUS_INTERFACE).storeResultsTo(verdict, evidence);
     CHECK(verdict == "stale");
     CHECK(evidence.at("pid").get<std::uint32_t>() == static_cast<std::uint32_t>(stale));
 
     bool removed = false;
-    client.proxy().callMethod("CleanPidFile").onInterface(kIface).storeResultsTo(removed, verdict);
+    client.proxy().callMethod("CleanPidFile").onInterface(HGW_BUS_INTERFACE).storeResultsTo(removed, verdict);
     CHECK(removed);
     CHECK(verdict == "stale");
     CHECK_FALSE(home.exists("gateway.pid"));
-    recorder.wait_for(is_signal("PidFileRepaired", {"stale", std::to_string(stale)}));
+    wait_for(recorder, is_signal("PidFileRepaired", {"stale", std::to_string(stale)}));
 
-    client.proxy().callMethod("CleanPidFile").onInterface(kIface).storeResultsTo(removed, verdict);
+    client.proxy().callMethod("CleanPidFile").onInterface(HGW_BUS_INTERFACE).storeResultsTo(removed, verdict);
     CHECK_FALSE(removed);
     CHECK(verdict == "none");
 
     // A corrupt record is moved aside, never deleted.
     home.write("gateway.pid", "{\"pid\": \"not a number\"");
-    client.proxy().callMethod("CleanPidFile").onInterface(kIface).storeResultsTo(removed, verdict);
+    client.proxy().callMethod("CleanPidFile").onInterface(HGW_BUS_INTERFACE).storeResultsTo(removed, verdict);
     CHECK(removed);
     CHECK(verdict == "corrupt");
     CHECK_FALSE(home.exists("gateway.pid"));
@@ -772,6 +630,6 @@ TEST_CASE("CleanPidFile is Busy during a replace and repairs a stale record once
     for (const auto& entry : std::filesystem::directory_iterator(home.dir()))
         moved_aside |= entry.path().filename().string().rfind("gateway.pid.corrupt-", 0) == 0;
     CHECK(moved_aside);
-    recorder.wait_for(is_signal("PidFileRepaired", {"corrupt", "0"}));
+    wait_for(recorder, is_signal("PidFileRepaired", {"corrupt", "0"}));
     CHECK(client.status().at("state").get<std::string>() == "stopped");
 }

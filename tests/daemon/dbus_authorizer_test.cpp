@@ -6,6 +6,7 @@
 #include "dbus/bus_errors.h"
 #include "core/profile.h"
 #include "support/bus_harness.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 #include <sdbus-c++/sdbus-c++.h>
@@ -91,7 +92,7 @@ TEST_CASE("a caller of another uid is denied with AccessDenied and root is allow
 
     RunResult nobody = call_as(bus, {"--reuid=65534", "--regid=65534", "--clear-groups"}, "Change");
     CHECK(nobody.exit_code != 0);
-    CHECK(contains(nobody.output, std::string("Error ") + kErrAccessDenied +
+    CHECK(contains(nobody.output, std::string("Error ") + HGW_BUS_ERROR_ACCESS_DENIED +
                                       ": uid 65534 may not call Change: only root and group 4242 may change the gateway"));
 }
 
@@ -112,7 +113,7 @@ TEST_CASE("a caller in the allowed group is allowed, as primary or supplementary
     // The same uid without the group is turned away: the group decides.
     RunResult other = call_as(bus, {"--reuid=65534", "--regid=65534", "--groups=100"}, "Change");
     CHECK(other.exit_code != 0);
-    CHECK(contains(other.output, kErrAccessDenied));
+    CHECK(contains(other.output, HGW_BUS_ERROR_ACCESS_DENIED));
 }
 
 TEST_CASE("the daemon's own uid is allowed without any group", "[dbus][auth][bus]")
@@ -140,7 +141,7 @@ TEST_CASE("a handler's non-D-Bus exception reaches the caller as Failed and the 
 
     RunResult boom = call_as(bus, {}, "Explode");
     CHECK(boom.exit_code != 0);
-    CHECK(contains(boom.output, std::string("Error ") + kErrFailed + ": Explode: boom"));
+    CHECK(contains(boom.output, std::string("Error ") + HGW_BUS_ERROR_FAILED + ": Explode: boom"));
 
     // Without the guard, sdbus-c++ 1.2 would have called std::terminate.
     RunResult after = call_as(bus, {}, "Change");
@@ -158,5 +159,5 @@ TEST_CASE("every profile's bus name is accepted by a real bus", "[dbus][busname]
     }
     CHECK_NOTHROW(connection->requestName(bus_name_for_profile(std::string(64, 'z'))));
     // Why the leading '_' is needed: the bus refuses an element that starts with a digit.
-    CHECK_THROWS_AS(connection->requestName("org.hermes.Gateway1.2nd"), sdbus::Error);
+    CHECK_THROWS_AS(connection->requestName(HGW_BUS_NAME ".2nd"), sdbus::Error);
 }

@@ -120,9 +120,10 @@ public:
     {
     }
     SiteDaemon(const std::string& bus_address, const Site& site, const DaemonOptions& options = {})
-        : site_(site), log_(site.logs() / (options.name + ".log")),
+        : log_(site.logs() / (options.name + ".log")),
           notify_(std::make_unique<NotifyListener>((site.logs() / (options.name + ".sock")).string())),
-          child_(spawn(bus_address, options))
+          child_(spawn_daemon(bus_address, site.home(), log_, *notify_, options,
+                              site.stub_args(options.gateway_args)))
     {
         if (options.wait_ready && !notify_->wait_for("READY=1"))
             throw std::runtime_error("hermes-gatewayd sent no READY=1; its log:\n" + log());
@@ -167,93 +168,9 @@ public:
     }
 
 private:
-    Child spawn(const std::string& bus_address, const DaemonOptions& options)
-    {
-        std::string script = "exec >>\"$HGW_TEST_LOG\" 2>&1; unset HGW_TEST_LOG; ";
-        if (options.watchdog_pid)
-            script += "WATCHDOG_PID=$$; export WATCHDOG_PID; ";
-        script += "exec \"$@\"";
-        std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", daemon_path(), "--address", bus_address,
-                                         "--home", site_.home().string(), "--log-target", "stderr", "--config", ""};
-        argv.insert(argv.end(), options.daemon_args.begin(), options.daemon_args.end());
-        argv.push_back("--");
-        auto gw = stub_command(site_.stub_args(options.gateway_args));
-        argv.insert(argv.end(), gw.begin(), gw.end());
-        SpawnOptions so;
-        so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID", "NOTIFY_SOCKET"};
-        so.env = options.env;
-        so.env["NOTIFY_SOCKET"] = notify_->path();
-        so.env["HGW_TEST_LOG"] = log_.string();
-        return Child::spawn(argv, so);
-    }
-
-    const Site& site_;
     fs::path log_;
     std::unique_ptr<NotifyListener> notify_;
     Child child_;
-};
-
-// ---------------------------------------------------------------- a bus that restarts
-
-// A dbus-daemon that can be stopped and started again on the same socket,
-// as when the system bus restarts. Its address names no guid (a new bus
-// has a new one), so clients may reconnect to the new one.
-class RestartableBus {
-public:
-    RestartableBus() { start(); }
-    ~RestartableBus() { stop(); }
-    RestartableBus(const RestartableBus&) = delete;
-    RestartableBus& operator=(const RestartableBus&) = delete;
-
-    [[nodiscard]] std::string address() const { return "unix:path=" + socket().string(); }
-    [[nodiscard]] std::unique_ptr<sdbus::IConnection> connect() const
-    {
-        return sdbus::createSessionBusConnectionWithAddress(address());
-    }
-    [[nodiscard]] bool running() const { return pid_ > 0; }
-
-    void start()
-    {
-        auto conf = dir_.dir() / "bus.conf";
-        std::ofstream(conf) << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=)" + socket().string() + R"(</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-)";
-        RunResult r = run({"/usr/bin/dbus-daemon", "--config-file=" + conf.string(), "--fork", "--print-pid=1"});
-        if (r.exit_code != 0)
-            throw std::runtime_error("dbus-daemon failed to start: " + r.output);
-        pid_ = static_cast<pid_t>(std::stol(r.output));
-    }
-    // SIGTERM to our dbus-daemon, by the pid it printed; waits until it is gone.
-    void stop()
-    {
-        if (pid_ <= 0)
-            return;
-        UniqueFd fd(hgw::pidfd_open(pid_));
-        ::kill(pid_, SIGTERM);
-        if (fd) {
-            pollfd p{fd.get(), POLLIN, 0};
-            ::poll(&p, 1, static_cast<int>(kTimeout.count()));
-        }
-        pid_ = 0;
-        std::error_code ec;
-        fs::remove(socket(), ec);
-    }
-
-private:
-    [[nodiscard]] fs::path socket() const { return dir_.dir() / "bus.socket"; }
-    TempHome dir_;
-    pid_t pid_ = 0;
 };
 
 // ---------------------------------------------------------------- status
@@ -285,8 +202,8 @@ inline std::optional<Status> try_status(ManagerClient& client, milliseconds time
     try {
         Status out;
         client.proxy()
-            .callMethod("GetStatus")
-            .onInterface(dh::kManager)
+            .callMethod(HGW_BUS_METHOD_GET_STATUS)
+            .onInterface(HGW_BUS_INTERFACE)
             .withTimeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout))
             .storeResultsTo(out);
         return out;
@@ -330,8 +247,11 @@ inline std::pair<bool, Status> await_status(BusWatcher& events, SiteDaemon& daem
         auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
         if (left.count() <= 0 || !daemon.alive())
             return {false, last};
-        events.next([](const BusEvent& e) { return e.member == "StateChanged" || e.member == "PropertiesChanged"; },
-                    std::min(left, milliseconds(250)));
+        events.next(
+            [](const BusEvent& e) {
+                return e.member == HGW_BUS_SIGNAL_STATE_CHANGED || e.member == "PropertiesChanged";
+            },
+            std::min(left, milliseconds(250)));
     }
 }
 

@@ -18,25 +18,18 @@ using namespace std::chrono_literals;
 namespace {
 
 // GetStatus over a connection of its own; nothing if no one answers.
-std::optional<Status> status_on(const RestartableBus& bus, milliseconds timeout = 2s)
+std::optional<Status> status_on(const PrivateBus& bus, milliseconds timeout = 2s)
 {
     try {
-        auto connection = bus.connect();
-        auto proxy = sdbus::createProxy(*connection, "org.hermes.Gateway1", "/org/hermes/Gateway1");
-        proxy->finishRegistration();
-        Status out;
-        proxy->callMethod("GetStatus")
-            .onInterface(dh::kManager)
-            .withTimeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout))
-            .storeResultsTo(out);
-        return out;
+        ManagerClient client(bus);
+        return try_status(client, timeout);
     } catch (const sdbus::Error&) {
         return std::nullopt;
     }
 }
 
 // Asks until the daemon answers on the (new) bus, or it dies, or the deadline passes.
-std::optional<Status> await_answer(const RestartableBus& bus, SiteDaemon& daemon, milliseconds timeout = kTimeout)
+std::optional<Status> await_answer(const PrivateBus& bus, SiteDaemon& daemon, milliseconds timeout = kTimeout)
 {
     auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline && daemon.alive()) {
@@ -66,7 +59,7 @@ pid_t await_live_record(const Site& site, pid_t not_this, milliseconds timeout =
 TEST_CASE("item 2: the bus restarts under the daemon: it keeps its gateway and reconnects", "[daemon][faults][item2]")
 {
     Site site;
-    RestartableBus bus;
+    PrivateBus bus;
     SiteDaemon daemon(bus.address(), site, quick());
     auto before = status_on(bus);
     REQUIRE(before);

@@ -6,6 +6,7 @@
 // SIGSTOPped gateway that never gets SIGCONT.
 
 #include "fault_helpers.h"
+#include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -218,7 +219,7 @@ TEST_CASE("item 14: a daemon whose bus name is still taken retries instead of ex
     // Someone still owns the name (a daemon that just crashed, not yet
     // noticed by the bus).
     auto squatter = bus.connect();
-    squatter->requestName("org.hermes.Gateway1");
+    squatter->requestName(HGW_BUS_NAME);
 
     DaemonOptions options = quick();
     options.wait_ready = false;
@@ -231,7 +232,7 @@ TEST_CASE("item 14: a daemon whose bus name is still taken retries instead of ex
     REQUIRE(daemon.alive());
 
     events.skip_all();
-    squatter->releaseName("org.hermes.Gateway1");
+    squatter->releaseName(HGW_BUS_NAME);
     auto owned = events.next([](const BusEvent& e) { return e.member == "NameOwnerChanged" && !e.new_owner.empty(); });
     REQUIRE(owned);
     ManagerClient client(bus);

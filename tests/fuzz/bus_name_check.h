@@ -15,7 +15,7 @@ inline void check_profile_bus_name(std::string_view profile)
     if (!is_valid_profile_name(profile))
         return;
     const std::string name = bus_name_for_profile(profile);
-    const std::string base = std::string(kBaseBusName) + ".";
+    const std::string base = HGW_BUS_NAME ".";
     FUZZ_CHECK(name.size() <= 255 && name.rfind(base, 0) == 0, "bus name '%s'", name.c_str());
     std::string element = name.substr(base.size());
     FUZZ_CHECK(!element.empty() && !(element[0] >= '0' && element[0] <= '9'), "bus-name element '%s'",

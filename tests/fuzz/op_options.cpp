@@ -12,12 +12,13 @@
 // its type, a reason of at most kMaxReasonBytes, a timeout that fits in
 // microseconds) parses without an exception and gives exactly those values
 // (timeout_usec 0: no timeout); any other map throws sdbus::Error named
-// kErrInvalidArgs whose message names the offending key. Nothing else may be
-// thrown: only sdbus::Error is caught.
+// HGW_BUS_ERROR_INVALID_ARGS whose message names the offending key. Nothing
+// else may be thrown: only sdbus::Error is caught.
 
 #include "dbus/bus_errors.h"
 #include "dbus/options.h"
 #include "fuzz_support.h"
+#include "util/bus_names.h"
 
 #include <fuzzer/FuzzedDataProvider.h>
 #include <sdbus-c++/Error.h>
@@ -114,7 +115,7 @@ sdbus::Variant make_value(FuzzedDataProvider& in)
         std::string path = "/" + ascii(in.ConsumeRandomLengthString(32));
         if (auto v = try_variant(sdbus::ObjectPath(path)))
             return *v;
-        return sdbus::Variant(sdbus::ObjectPath("/org/hermes/Gateway1"));
+        return sdbus::Variant(sdbus::ObjectPath(HGW_BUS_PATH));
     }
     case 13: {
         if (auto v = try_variant(sdbus::Signature(ascii(in.ConsumeRandomLengthString(8)))))
@@ -189,7 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         out = hgw::bus::parse_op_options(options);
     } catch (const sdbus::Error& e) {
         FUZZ_CHECK(first_bad, "an acceptable map was refused: %s: %s", e.getName().c_str(), e.getMessage().c_str());
-        FUZZ_CHECK(e.getName() == hgw::bus::kErrInvalidArgs, "refused with %s", e.getName().c_str());
+        FUZZ_CHECK(e.getName() == HGW_BUS_ERROR_INVALID_ARGS, "refused with %s", e.getName().c_str());
         FUZZ_CHECK(e.getMessage().find("'" + *first_bad + "'") != std::string::npos,
                    "the refusal does not name the first bad key '%s': %s", first_bad->c_str(),
                    e.getMessage().c_str());

@@ -8,6 +8,7 @@
 #include "helpers/inherited_lock.h"
 #include "process/process_info.h"
 #include "support/child_process.h"
+#include "support/stub_gateway.h"
 #include "support/temp_home.h"
 
 #include <catch2/catch.hpp>
@@ -26,19 +27,12 @@ namespace {
 const std::string kRaceLost = "PID file race lost to another gateway instance. Exiting.";
 const std::string kLockHeld = "Gateway runtime lock is already held by another instance. Exiting.";
 
-Child start_stub(const TempHome& home, const NotifyListener& notify, std::vector<std::string> extra = {},
-                 bool capture = false)
+// A child's options that keep its output for Child::output().
+SpawnOptions capturing()
 {
-    std::vector<std::string> argv = {source_path("tests/stub/hermes"), "gateway", "run"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
     SpawnOptions opts;
-    opts.env = {{"HERMES_HOME", home.dir().string()}, {"NOTIFY_SOCKET", notify.path()}};
-    opts.capture_output = capture;
-    // The stub's files get the umask; pin it so they are 0644, as usual.
-    mode_t old = ::umask(022);
-    Child c = Child::spawn(argv, opts);
-    ::umask(old);
-    return c;
+    opts.capture_output = true;
+    return opts;
 }
 
 // What the Hermes-style reader (tests/stub/hermes_status.py) concludes.
@@ -72,7 +66,7 @@ TEST_CASE("stub records: live while running, stale after SIGKILL, none after a c
 
     SECTION("clean exit")
     {
-        Child gw = start_stub(home, notify);
+        Child gw = start_stub_gateway(home, notify);
         REQUIRE(notify.wait_for("READY=1"));
 
         Verdict v = validate(home.paths());
@@ -99,7 +93,7 @@ TEST_CASE("stub records: live while running, stale after SIGKILL, none after a c
     }
     SECTION("SIGKILL")
     {
-        Child gw = start_stub(home, notify);
+        Child gw = start_stub_gateway(home, notify);
         REQUIRE(notify.wait_for("READY=1"));
         CHECK(validate(home.paths()).kind == VerdictKind::Live);
 
@@ -167,7 +161,7 @@ TEST_CASE("after a SIGKILL the stub cannot start again ('PID file race lost') un
 {
     TempHome home;
     NotifyListener notify((home.dir() / "notify.sock").string());
-    Child first = start_stub(home, notify);
+    Child first = start_stub_gateway(home, notify);
     REQUIRE(notify.wait_for("READY=1"));
     first.signal(SIGKILL);
     REQUIRE(first.wait());
@@ -175,7 +169,7 @@ TEST_CASE("after a SIGKILL the stub cannot start again ('PID file race lost') un
 
     // The original bug: the leftover gateway.pid blocks every start.
     for (int attempt = 0; attempt < 2; ++attempt) {
-        Child again = start_stub(home, notify, {}, true);
+        Child again = start_stub_gateway(home, notify, {}, capturing());
         auto status = again.wait();
         std::string out = again.output();
         INFO("attempt " << attempt << ": " << out);
@@ -191,7 +185,7 @@ TEST_CASE("after a SIGKILL the stub cannot start again ('PID file race lost') un
     CHECK(c["verdict"]["reason"] == "process-gone");
     CHECK_FALSE(home.exists("gateway.pid"));
 
-    Child fixed = start_stub(home, notify);
+    Child fixed = start_stub_gateway(home, notify);
     REQUIRE(notify.wait_for("READY=1"));
     Verdict v = validate(home.paths());
     CHECK(v.kind == VerdictKind::Live);
@@ -207,8 +201,8 @@ TEST_CASE("two stubs started at once: exactly one runs, the other exits 1", "[co
         INFO("round " << round);
         TempHome home;
         NotifyListener notify((home.dir() / "notify.sock").string());
-        Child a = start_stub(home, notify, {}, true);
-        Child b = start_stub(home, notify, {}, true);
+        Child a = start_stub_gateway(home, notify, {}, capturing());
+        Child b = start_stub_gateway(home, notify, {}, capturing());
 
         // Only a winner ever sends READY=1; the record says who it is.
         REQUIRE(notify.wait_for("READY=1"));

@@ -5,6 +5,7 @@
 #include "core/pidfile.h"
 #include "process/process_info.h"
 #include "support/child_process.h"
+#include "support/stub_gateway.h"
 #include "support/temp_home.h"
 
 #include <catch2/catch.hpp>
@@ -39,13 +40,9 @@ bool require_root()
 Child start_stub(const TempHome& home, const NotifyListener& notify, std::optional<uid_t> uid = {})
 {
     SpawnOptions opts;
-    opts.env = {{"HERMES_HOME", home.dir().string()}, {"NOTIFY_SOCKET", notify.path()}, {"PATH", kSystemPath}};
+    opts.env = {{"PATH", kSystemPath}};
     opts.uid = uid;
-    // The stub's files get the umask; pin it so they are 0644, as usual.
-    mode_t old = ::umask(022);
-    Child c = Child::spawn({source_path("tests/stub/hermes"), "gateway", "run"}, opts);
-    ::umask(old);
-    return c;
+    return start_stub_gateway(home, notify, {}, opts);
 }
 
 RunResult ctl_as(uid_t uid, const std::string& action, const TempHome& home)

@@ -11,8 +11,8 @@
 #include "core/pidfile.h"
 #include "process/pidfd.h"
 #include "process/process_info.h"
-#include "helpers/stub_gateway.h"
 #include "support/child_process.h"
+#include "support/stub_gateway.h"
 #include "support/temp_home.h"
 
 #include <catch2/catch.hpp>

@@ -7,8 +7,8 @@
 // strace shows every file the check opens.
 
 #include "core/lock_probe.h"
-#include "helpers/stub_gateway.h"
 #include "support/child_process.h"
+#include "support/stub_gateway.h"
 #include "support/temp_home.h"
 
 #include <catch2/catch.hpp>

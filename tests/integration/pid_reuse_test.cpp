@@ -5,8 +5,8 @@
 #include "core/pidfile.h"
 #include "process/process_handle.h"
 #include "process/process_info.h"
-#include "helpers/stub_gateway.h"
 #include "support/child_process.h"
+#include "support/stub_gateway.h"
 #include "support/temp_home.h"
 
 #include <catch2/catch.hpp>

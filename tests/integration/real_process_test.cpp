@@ -2,6 +2,7 @@
 
 #include "core/pidfile.h"
 #include "support/child_process.h"
+#include "support/stub_gateway.h"
 #include "support/temp_home.h"
 
 #include <catch2/catch.hpp>
@@ -12,24 +13,11 @@
 using namespace hgw;
 using namespace hgw::test;
 
-namespace {
-
-Child start_stub(const TempHome& home, const NotifyListener& notify, std::vector<std::string> extra = {})
-{
-    std::vector<std::string> argv = {source_path("tests/stub/hermes"), "gateway", "run"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    SpawnOptions opts;
-    opts.env = {{"HERMES_HOME", home.dir().string()}, {"NOTIFY_SOCKET", notify.path()}};
-    return Child::spawn(argv, opts);
-}
-
-} // namespace
-
 TEST_CASE("a live stub gateway validates as live, and SIGKILLed it is stale and cleaned", "[process]")
 {
     TempHome home;
     NotifyListener notify((home.dir() / "notify.sock").string());
-    Child gw = start_stub(home, notify);
+    Child gw = start_stub_gateway(home, notify);
     REQUIRE(notify.wait_for("READY=1"));
 
     Verdict v = validate(home.paths());
@@ -53,7 +41,7 @@ TEST_CASE("a live stub gateway validates as live, and SIGKILLed it is stale and 
 
     // And the stub's own O_EXCL start now succeeds: no "race lost".
     NotifyListener notify2((home.dir() / "notify2.sock").string());
-    Child again = start_stub(home, notify2);
+    Child again = start_stub_gateway(home, notify2);
     CHECK(notify2.wait_for("READY=1"));
     CHECK(validate(home.paths()).kind == VerdictKind::Live);
 }

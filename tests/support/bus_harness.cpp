@@ -3,6 +3,7 @@
 #include "core/validation.h"
 #include "process/pidfd.h"
 #include "process/process_handle.h"
+#include "util/bus_names.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -15,96 +16,8 @@
 
 namespace hgw::test {
 
-namespace {
-
-// A session-type bus that lets any uid connect, own names and call methods:
-// authorization is the daemon's job here, and that is what the tests check.
-std::string bus_config(const std::string& socket_path, const std::filesystem::path& service_dir)
-{
-    std::string services = service_dir.empty() ? "" : "  <servicedir>" + service_dir.string() + "</servicedir>\n";
-    return R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-)" + services + R"(  <listen>unix:path=)" + socket_path + R"(</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-)";
-}
-
-} // namespace
-
-PrivateBus::PrivateBus(const std::filesystem::path& service_dir) : config_(dir_.dir() / "bus.conf")
-{
-    std::ofstream(config_) << bus_config((dir_.dir() / "bus.socket").string(), service_dir);
-    start();
-}
-
-void PrivateBus::start()
-{
-    if (pid_ > 0)
-        throw std::logic_error("PrivateBus::start: the bus runs already");
-    RunResult r = run({"/usr/bin/dbus-daemon", "--config-file=" + config_.string(), "--fork", "--print-address=1",
-                       "--print-pid=1"});
-    std::istringstream lines(r.output);
-    std::string address, pid_line;
-    if (r.exit_code != 0 || !std::getline(lines, address) || !std::getline(lines, pid_line))
-        throw std::runtime_error("dbus-daemon failed to start: " + r.output);
-    // "unix:path=...,guid=...": the guid changes with every start; a client
-    // that names one refuses a bus with another.
-    if (auto guid = address.find(",guid="); guid != std::string::npos)
-        address.erase(guid);
-    address_ = address;
-    pid_ = std::stoi(pid_line);
-}
-
-void PrivateBus::stop(int sig)
-{
-    if (pid_ <= 0)
-        return;
-    // Our own dbus-daemon, by the PID it printed. Wait until it is gone: it
-    // unlinks its socket on the way out (on SIGTERM), and a directory walk
-    // that loses an entry midway stops and leaves the directory behind.
-    UniqueFd pidfd(hgw::pidfd_open(pid_));
-    if (pidfd) {
-        hgw::pidfd_send_signal(pidfd.get(), sig);
-        pollfd p{pidfd.get(), POLLIN, 0};
-        ::poll(&p, 1, static_cast<int>(kTimeout.count()));
-    } else {
-        ::kill(pid_, sig);
-    }
-    pid_ = 0;
-}
-
-PrivateBus::~PrivateBus()
-{
-    try {
-        stop(SIGTERM);
-    } catch (...) {
-        // A destructor must not throw.
-    }
-}
-
-std::unique_ptr<sdbus::IConnection> PrivateBus::connect() const
-{
-    return sdbus::createSessionBusConnectionWithAddress(address_);
-}
-
 std::string daemon_path() { return HGW_DAEMON_PATH; }
 std::string ctl_path() { return HGW_CTL_PATH; }
-
-std::vector<std::string> stub_command(const std::vector<std::string>& extra)
-{
-    std::vector<std::string> argv = {source_path("tests/stub/hermes"), "gateway", "run"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
-}
 
 DaemonOptions quick(std::vector<std::string> extra_daemon_args, std::vector<std::string> gateway_args)
 {
@@ -122,32 +35,36 @@ DaemonOptions quick(std::vector<std::string> extra_daemon_args, std::vector<std:
     return o;
 }
 
+Child spawn_daemon(const std::string& bus_address, const std::filesystem::path& home,
+                   const std::filesystem::path& log, const NotifyListener& notify, const DaemonOptions& options,
+                   const std::vector<std::string>& gateway_args)
+{
+    // A shell in front: its output goes to a file (an unread pipe would
+    // block the daemon at 64 KiB), and it knows the daemon's pid before the
+    // exec, for WATCHDOG_PID.
+    std::string script = "exec >>\"$HGW_TEST_LOG\" 2>&1; unset HGW_TEST_LOG; ";
+    if (options.watchdog_pid)
+        script += "WATCHDOG_PID=$$; export WATCHDOG_PID; ";
+    script += "exec \"$@\"";
+    // --config '': a configuration file on the machine must not change the test.
+    std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", daemon_path(), "--address", bus_address,
+                                     "--home", home.string(), "--log-target", "stderr", "--config", ""};
+    argv.insert(argv.end(), options.daemon_args.begin(), options.daemon_args.end());
+    argv.push_back("--");
+    auto gw = stub_command(gateway_args);
+    argv.insert(argv.end(), gw.begin(), gw.end());
+    SpawnOptions so;
+    so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID", "NOTIFY_SOCKET"};
+    so.env = options.env;
+    so.env["NOTIFY_SOCKET"] = notify.path();
+    so.env["HGW_TEST_LOG"] = log.string();
+    return Child::spawn(argv, so);
+}
+
 GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
     : paths_(home.paths()), log_(home.dir() / (options.name + ".log")),
       notify_(std::make_unique<NotifyListener>((home.dir() / (options.name + ".sock")).string())),
-      child_([&] {
-          // A shell in front: its output goes to a file (an unread pipe would
-          // block the daemon at 64 KiB), and it knows the daemon's pid before
-          // the exec, for WATCHDOG_PID.
-          std::string script = "exec >>\"$HGW_TEST_LOG\" 2>&1; unset HGW_TEST_LOG; ";
-          if (options.watchdog_pid)
-              script += "WATCHDOG_PID=$$; export WATCHDOG_PID; ";
-          script += "exec \"$@\"";
-          // --config '': a configuration file on the machine must not change the test.
-          std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", daemon_path(), "--address",
-                                           bus.address(), "--home", home.dir().string(), "--log-target",
-                                           "stderr", "--config", ""};
-          argv.insert(argv.end(), options.daemon_args.begin(), options.daemon_args.end());
-          argv.push_back("--");
-          auto gw = stub_command(options.gateway_args);
-          argv.insert(argv.end(), gw.begin(), gw.end());
-          SpawnOptions so;
-          so.unset_env = {"HERMES_HOME", "WATCHDOG_USEC", "WATCHDOG_PID"};
-          so.env = options.env;
-          so.env["NOTIFY_SOCKET"] = notify_->path();
-          so.env["HGW_TEST_LOG"] = log_.string();
-          return Child::spawn(argv, so);
-      }())
+      child_(spawn_daemon(bus.address(), home.dir(), log_, *notify_, options, options.gateway_args))
 {
     if (options.wait_ready && !notify_->wait_for("READY=1"))
         throw std::runtime_error("hermes-gatewayd sent no READY=1; its log:\n" + output());
@@ -192,8 +109,7 @@ void end_orphaned_gateway(const HomePaths& paths)
 }
 
 ManagerClient::ManagerClient(const PrivateBus& bus)
-    : connection_(bus.connect()),
-      proxy_(sdbus::createProxy(*connection_, "org.hermes.Gateway1", "/org/hermes/Gateway1"))
+    : connection_(bus.connect()), proxy_(sdbus::createProxy(*connection_, HGW_BUS_NAME, HGW_BUS_PATH))
 {
     proxy_->finishRegistration();
 }
@@ -201,7 +117,7 @@ ManagerClient::ManagerClient(const PrivateBus& bus)
 std::map<std::string, sdbus::Variant> ManagerClient::status()
 {
     std::map<std::string, sdbus::Variant> out;
-    proxy_->callMethod("GetStatus").onInterface("org.hermes.Gateway1.Manager").storeResultsTo(out);
+    proxy_->callMethod(HGW_BUS_METHOD_GET_STATUS).onInterface(HGW_BUS_INTERFACE).storeResultsTo(out);
     return out;
 }
 
@@ -211,7 +127,7 @@ std::pair<std::uint32_t, std::uint64_t> ManagerClient::call_op(const std::string
     std::uint32_t pid = 0;
     std::uint64_t generation = 0;
     proxy_->callMethod(method)
-        .onInterface("org.hermes.Gateway1.Manager")
+        .onInterface(HGW_BUS_INTERFACE)
         .withTimeout(std::chrono::seconds(120))
         .withArguments(options)
         .storeResultsTo(pid, generation);
@@ -220,8 +136,8 @@ std::pair<std::uint32_t, std::uint64_t> ManagerClient::call_op(const std::string
 
 void ManagerClient::stop(const std::map<std::string, sdbus::Variant>& options)
 {
-    proxy_->callMethod("Stop")
-        .onInterface("org.hermes.Gateway1.Manager")
+    proxy_->callMethod(HGW_BUS_METHOD_STOP)
+        .onInterface(HGW_BUS_INTERFACE)
         .withTimeout(std::chrono::seconds(120))
         .withArguments(options);
 }

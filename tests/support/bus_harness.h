@@ -1,10 +1,11 @@
 #pragma once
-// Real buses and real daemons for the daemon tests: a private dbus-daemon
-// that admits every uid (so setpriv'd callers can reach it), and
-// hermes-gatewayd run against it with the stub gateway, watched through the
-// same sd_notify protocol systemd uses.
+// Real daemons for the daemon tests: hermes-gatewayd run against a private
+// dbus-daemon (support/private_bus.h) with the stub gateway, watched through
+// the same sd_notify protocol systemd uses, and a client of its interface.
 
 #include "support/child_process.h"
+#include "support/private_bus.h"
+#include "support/stub_gateway.h"
 #include "support/temp_home.h"
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -19,41 +20,6 @@
 
 namespace hgw::test {
 
-class PrivateBus {
-public:
-    // With a service_dir, the bus starts the services whose activation
-    // files are in it (D-Bus activation), as the system bus does.
-    explicit PrivateBus(const std::filesystem::path& service_dir = {});
-    ~PrivateBus();
-    PrivateBus(const PrivateBus&) = delete;
-    PrivateBus& operator=(const PrivateBus&) = delete;
-
-    // unix:path=<socket>, without the bus's guid: the address stays valid
-    // across restart(), which gives the bus a new guid.
-    [[nodiscard]] const std::string& address() const { return address_; }
-    [[nodiscard]] std::unique_ptr<sdbus::IConnection> connect() const;
-    [[nodiscard]] pid_t pid() const { return pid_; }
-
-    // Ends the dbus-daemon (with `sig`; SIGKILL leaves its socket file behind,
-    // as a crash does) and waits until it is gone. Every connection to it
-    // breaks. Does nothing if it is not running.
-    void stop(int sig = SIGTERM);
-    // Starts a dbus-daemon again on the same socket path and configuration
-    // (a new process, a new guid, no connections, no names).
-    void start();
-    void restart(int sig = SIGTERM)
-    {
-        stop(sig);
-        start();
-    }
-
-private:
-    TempHome dir_;
-    std::filesystem::path config_;
-    std::string address_;
-    pid_t pid_ = 0;
-};
-
 struct DaemonOptions {
     std::vector<std::string> daemon_args = {};   // extra flags for hermes-gatewayd
     std::vector<std::string> gateway_args = {};  // extra flags for the stub gateway
@@ -66,6 +32,15 @@ struct DaemonOptions {
 // Short daemon timeouts for tests; a flag given in `extra_daemon_args`
 // replaces its default here (the daemon refuses a flag given twice).
 DaemonOptions quick(std::vector<std::string> extra_daemon_args = {}, std::vector<std::string> gateway_args = {});
+
+// hermes-gatewayd on the bus at `bus_address` for the Hermes home `home`,
+// supervising the stub gateway run with `gateway_args`, as systemd would run
+// it: its sd_notify messages go to `notify`, its output (and its gateways')
+// is appended to `log`. `options.gateway_args` are not used: the caller says
+// which flags the gateway gets.
+Child spawn_daemon(const std::string& bus_address, const std::filesystem::path& home,
+                   const std::filesystem::path& log, const NotifyListener& notify, const DaemonOptions& options,
+                   const std::vector<std::string>& gateway_args);
 
 // hermes-gatewayd on a private bus, for one Hermes home.
 class GatewayDaemon {
@@ -100,7 +75,7 @@ private:
 // proven to name it; waits until it is gone.
 void end_orphaned_gateway(const HomePaths& paths);
 
-// Calls on org.hermes.Gateway1 at the default name and path.
+// Calls on the Manager interface at the default name and path (HGW_BUS_*).
 class ManagerClient {
 public:
     explicit ManagerClient(const PrivateBus& bus);
@@ -120,6 +95,5 @@ private:
 
 std::string daemon_path();
 std::string ctl_path();
-std::vector<std::string> stub_command(const std::vector<std::string>& extra = {});
 
 } // namespace hgw::test

@@ -44,7 +44,9 @@ std::vector<char*> c_strings(std::vector<std::string>& v)
     return out;
 }
 
-bool poll_one(int fd, std::chrono::milliseconds timeout)
+} // namespace
+
+bool wait_readable(int fd, std::chrono::milliseconds timeout)
 {
     pollfd p{fd, POLLIN, 0};
     for (;;) {
@@ -54,8 +56,6 @@ bool poll_one(int fd, std::chrono::milliseconds timeout)
         return n > 0;
     }
 }
-
-} // namespace
 
 Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& opts)
 {
@@ -131,14 +131,14 @@ void Child::signal(int sig) const
 
 bool Child::wait_exited_unreaped(std::chrono::milliseconds timeout)
 {
-    return poll_one(pidfd_.get(), timeout);
+    return wait_readable(pidfd_.get(), timeout);
 }
 
 std::optional<int> Child::wait(std::chrono::milliseconds timeout)
 {
     if (reaped_)
         return std::nullopt;
-    if (!poll_one(pidfd_.get(), timeout))
+    if (!wait_readable(pidfd_.get(), timeout))
         return std::nullopt;
     int status = 0;
     ::waitpid(pid_, &status, 0);

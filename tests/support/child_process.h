@@ -99,6 +99,9 @@ private:
     std::thread reader_;
 };
 
+// Waits until `fd` (a pidfd: the process exited) is readable; false on timeout.
+bool wait_readable(int fd, std::chrono::milliseconds timeout);
+
 // Path of a file in the source tree, e.g. source_path("tests/stub/hermes").
 std::string source_path(const std::string& relative);
 

@@ -10,11 +10,13 @@
 
 namespace hgw::test {
 
-TempHome::TempHome()
+TempHome::TempHome() : TempHome(std::filesystem::temp_directory_path(), "hgw-test") {}
+
+TempHome::TempHome(const std::filesystem::path& parent, const std::string& prefix)
 {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "hgw-test-XXXXXX").string();
+    std::string tmpl = (parent / (prefix + "-XXXXXX")).string();
     if (!::mkdtemp(tmpl.data()))
-        throw std::runtime_error("mkdtemp failed");
+        throw std::runtime_error("mkdtemp in " + parent.string() + " failed");
     dir_ = tmpl;
     // Other uids (setpriv tests) must be able to reach the home.
     ::chmod(dir_.c_str(), 0755);

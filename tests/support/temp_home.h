@@ -1,5 +1,6 @@
 #pragma once
-// A throw-away Hermes home for one test, removed with everything in it.
+// A throw-away Hermes home (or any directory) for one test, removed with
+// everything in it.
 
 #include "core/home.h"
 
@@ -13,6 +14,8 @@ namespace hgw::test {
 class TempHome {
 public:
     TempHome();
+    // <parent>/<prefix>-XXXXXX instead of the temporary directory's hgw-test-XXXXXX.
+    TempHome(const std::filesystem::path& parent, const std::string& prefix);
     ~TempHome();
     TempHome(const TempHome&) = delete;
     TempHome& operator=(const TempHome&) = delete;

@@ -5,6 +5,7 @@
 #include "daemon/config.h"
 #include "support/child_process.h"
 #include "support/temp_home.h"
+#include "util/bus_names.h"
 #include "util/errors.h"
 
 #include <catch2/catch.hpp>
@@ -187,7 +188,7 @@ TEST_CASE("load_config: defaults without flags or file", "[config]")
     CHECK(c.notify_socket.empty());
     CHECK(c.log_target == "auto");
     CHECK(c.log_level == "info");
-    CHECK(c.bus_name() == "org.hermes.Gateway1");
+    CHECK(c.bus_name() == HGW_BUS_NAME);
 }
 
 TEST_CASE("load_config: an empty home follows $HERMES_HOME like Hermes", "[config]")
@@ -247,7 +248,7 @@ TEST_CASE("load_config: every flag on the command line", "[config]")
     CHECK(c.log_target == "stderr");
     CHECK(c.log_level == "debug");
     CHECK(c.command == std::vector<std::string>{"/usr/bin/hermes", "gateway", "run", "--replace"});
-    CHECK(c.bus_name() == "org.hermes.Gateway1.work-bot");
+    CHECK(c.bus_name() == HGW_BUS_NAME ".work-bot");
 }
 
 TEST_CASE("load_config: bus flags, the command after '--', and --env not swallowing it", "[config]")
@@ -304,7 +305,7 @@ TEST_CASE("load_config: every key in a config file", "[config][file]")
     REQUIRE(c);
     CHECK(c->hermes_home == "/srv/my hermes"); // quoted: one value despite the space
     CHECK(c->profile == "2fa-bot");
-    CHECK(c->bus_name() == "org.hermes.Gateway1._2fa-bot");
+    CHECK(c->bus_name() == HGW_BUS_NAME "._2fa-bot");
     CHECK(c->working_directory == "/srv");
     CHECK(c->environment ==
           std::map<std::string, std::string>{{"LANG", "C.UTF-8"}, {"HERMES_LOG", "debug"}});
@@ -463,18 +464,18 @@ TEST_CASE("Config::bus_name maps a profile to a valid D-Bus name element", "[con
     // '-' is valid in bus names and kept, so "my-bot" and "my_bot" never
     // collide; only a leading digit needs a '_' in front.
     Config c;
-    CHECK(c.bus_name() == "org.hermes.Gateway1");
+    CHECK(c.bus_name() == HGW_BUS_NAME);
     c.profile = "work";
-    CHECK(c.bus_name() == "org.hermes.Gateway1.work");
+    CHECK(c.bus_name() == HGW_BUS_NAME ".work");
     c.profile = "my-bot";
-    CHECK(c.bus_name() == "org.hermes.Gateway1.my-bot");
+    CHECK(c.bus_name() == HGW_BUS_NAME ".my-bot");
     c.profile = "my_bot";
-    CHECK(c.bus_name() == "org.hermes.Gateway1.my_bot");
+    CHECK(c.bus_name() == HGW_BUS_NAME ".my_bot");
     c.profile = "2fa";
-    CHECK(c.bus_name() == "org.hermes.Gateway1._2fa");
+    CHECK(c.bus_name() == HGW_BUS_NAME "._2fa");
     c.profile = "0";
-    CHECK(c.bus_name() == "org.hermes.Gateway1._0");
-    CHECK(load_flags({"--profile", "ops-1"}).bus_name() == "org.hermes.Gateway1.ops-1");
+    CHECK(c.bus_name() == HGW_BUS_NAME "._0");
+    CHECK(load_flags({"--profile", "ops-1"}).bus_name() == HGW_BUS_NAME ".ops-1");
 }
 
 TEST_CASE("load_config: a profile without --home lives in <root>/profiles/<name>, as in Hermes", "[config]")

@@ -79,7 +79,7 @@ TEST_CASE("an unknown option is InvalidArgs naming the key", "[dbus][options]")
     m["reason"] = std::string("ok");
     m["timeout"] = std::uint64_t{5}; // the key is timeout_usec
     sdbus::Error e = error_of([&] { parse_op_options(m); });
-    CHECK(e.getName() == kErrInvalidArgs);
+    CHECK(e.getName() == HGW_BUS_ERROR_INVALID_ARGS);
     CHECK(contains(e.getMessage(), "unknown option 'timeout'"));
     CHECK(contains(e.getMessage(), "timeout_usec (t)"));
 }
@@ -91,7 +91,7 @@ TEST_CASE("an option of the wrong type is InvalidArgs naming the key and both ty
         VariantMap m;
         m["timeout_usec"] = std::uint32_t{5'000'000};
         sdbus::Error e = error_of([&] { parse_op_options(m); });
-        CHECK(e.getName() == kErrInvalidArgs);
+        CHECK(e.getName() == HGW_BUS_ERROR_INVALID_ARGS);
         CHECK(e.getMessage() == "option 'timeout_usec' must be of type t (uint64), not 'u'");
     }
     SECTION("if_generation as a string")
@@ -99,7 +99,7 @@ TEST_CASE("an option of the wrong type is InvalidArgs naming the key and both ty
         VariantMap m;
         m["if_generation"] = std::string("3");
         sdbus::Error e = error_of([&] { parse_op_options(m); });
-        CHECK(e.getName() == kErrInvalidArgs);
+        CHECK(e.getName() == HGW_BUS_ERROR_INVALID_ARGS);
         CHECK(e.getMessage() == "option 'if_generation' must be of type t (uint64), not 's'");
     }
     SECTION("reason as an integer")
@@ -107,7 +107,7 @@ TEST_CASE("an option of the wrong type is InvalidArgs naming the key and both ty
         VariantMap m;
         m["reason"] = std::int32_t{1};
         sdbus::Error e = error_of([&] { parse_op_options(m); });
-        CHECK(e.getName() == kErrInvalidArgs);
+        CHECK(e.getName() == HGW_BUS_ERROR_INVALID_ARGS);
         CHECK(e.getMessage() == "option 'reason' must be of type s (string), not 'i'");
     }
 }
@@ -120,13 +120,13 @@ TEST_CASE("a reason longer than the cap and a timeout beyond microseconds' range
 
     m["reason"] = std::string(kMaxReasonBytes + 1, 'x');
     sdbus::Error e = error_of([&] { parse_op_options(m); });
-    CHECK(e.getName() == kErrInvalidArgs);
+    CHECK(e.getName() == HGW_BUS_ERROR_INVALID_ARGS);
     CHECK(contains(e.getMessage(), "'reason'"));
 
     VariantMap t;
     t["timeout_usec"] = std::numeric_limits<std::uint64_t>::max();
     e = error_of([&] { parse_op_options(t); });
-    CHECK(e.getName() == kErrInvalidArgs);
+    CHECK(e.getName() == HGW_BUS_ERROR_INVALID_ARGS);
     CHECK(contains(e.getMessage(), "'timeout_usec' is too large"));
 }
 
@@ -183,20 +183,20 @@ TEST_CASE("groups_of_user reads the user database, primary group included", "[db
 TEST_CASE("guard_handler turns any exception into an sdbus::Error and lets sdbus::Error through", "[dbus][errors]")
 {
     sdbus::Error e = error_of([] { guard_handler("GetStatus", []() -> int { throw std::runtime_error("disk on fire"); }); });
-    CHECK(e.getName() == kErrFailed);
+    CHECK(e.getName() == HGW_BUS_ERROR_FAILED);
     CHECK(e.getMessage() == "GetStatus: disk on fire");
 
     e = error_of([] { guard_handler("Clean", []() -> int { throw hgw::Error("cannot read", "check permissions"); }); });
-    CHECK(e.getName() == kErrFailed);
+    CHECK(e.getName() == HGW_BUS_ERROR_FAILED);
     CHECK(contains(e.getMessage(), "cannot read"));
     CHECK(contains(e.getMessage(), "check permissions"));
 
-    e = error_of([] { guard_handler("Stop", []() -> int { throw sdbus::Error(kErrAccessDenied, "no"); }); });
-    CHECK(e.getName() == kErrAccessDenied);
+    e = error_of([] { guard_handler("Stop", []() -> int { throw sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED, "no"); }); });
+    CHECK(e.getName() == HGW_BUS_ERROR_ACCESS_DENIED);
     CHECK(e.getMessage() == "no");
 
     e = error_of([] { guard_handler("Start", []() -> int { throw 42; }); });
-    CHECK(e.getName() == kErrFailed);
+    CHECK(e.getName() == HGW_BUS_ERROR_FAILED);
 
     CHECK(guard_handler("Ready", [] { return 7; }) == 7);
 }
@@ -205,11 +205,11 @@ TEST_CASE("operation errors map to their named D-Bus errors", "[dbus][errors]")
 {
     using daemon::OpError;
     auto name_of = [](OpError err) { return to_bus_error(daemon::OpResult{err, "m", 0, 0}).getName(); };
-    CHECK(name_of(OpError::Busy) == kErrBusy);
-    CHECK(name_of(OpError::Timeout) == kErrTimeout);
-    CHECK(name_of(OpError::NotRunning) == kErrNotRunning);
-    CHECK(name_of(OpError::GenerationMismatch) == kErrGenerationMismatch);
-    CHECK(name_of(OpError::StartFailed) == kErrStartFailed);
-    CHECK(name_of(OpError::Failed) == kErrFailed);
+    CHECK(name_of(OpError::Busy) == HGW_BUS_ERROR_BUSY);
+    CHECK(name_of(OpError::Timeout) == HGW_BUS_ERROR_TIMEOUT);
+    CHECK(name_of(OpError::NotRunning) == HGW_BUS_ERROR_NOT_RUNNING);
+    CHECK(name_of(OpError::GenerationMismatch) == HGW_BUS_ERROR_GENERATION_MISMATCH);
+    CHECK(name_of(OpError::StartFailed) == HGW_BUS_ERROR_START_FAILED);
+    CHECK(name_of(OpError::Failed) == HGW_BUS_ERROR_FAILED);
     CHECK(to_bus_error(daemon::OpResult{OpError::Busy, "a replace runs", 0, 0}).getMessage() == "a replace runs");
 }

@@ -1,6 +1,7 @@
 // Profile names to bus names: valid D-Bus names, one-to-one.
 
 #include "core/profile.h"
+#include "util/bus_names.h"
 #include "util/errors.h"
 
 #include <catch2/catch.hpp>
@@ -11,18 +12,18 @@ using namespace hgw;
 
 TEST_CASE("the default home owns org.hermes.Gateway1, a profile its own element", "[dbus][busname]")
 {
-    CHECK(bus_name_for_profile("") == "org.hermes.Gateway1");
-    CHECK(bus_name_for_profile("work") == "org.hermes.Gateway1.work");
-    CHECK(bus_name_for_profile("my_bot") == "org.hermes.Gateway1.my_bot");
+    CHECK(bus_name_for_profile("") == HGW_BUS_NAME);
+    CHECK(bus_name_for_profile("work") == HGW_BUS_NAME ".work");
+    CHECK(bus_name_for_profile("my_bot") == HGW_BUS_NAME ".my_bot");
     // '-' is allowed in bus names (not in interface names): kept as it is.
-    CHECK(bus_name_for_profile("my-bot") == "org.hermes.Gateway1.my-bot");
+    CHECK(bus_name_for_profile("my-bot") == HGW_BUS_NAME ".my-bot");
 }
 
 TEST_CASE("a profile starting with a digit gets a '_' in front", "[dbus][busname]")
 {
     CHECK(profile_bus_element("2nd") == "_2nd");
-    CHECK(bus_name_for_profile("0") == "org.hermes.Gateway1._0");
-    CHECK(bus_name_for_profile("9-lives") == "org.hermes.Gateway1._9-lives");
+    CHECK(bus_name_for_profile("0") == HGW_BUS_NAME "._0");
+    CHECK(bus_name_for_profile("9-lives") == HGW_BUS_NAME "._9-lives");
 }
 
 TEST_CASE("distinct profiles never share a bus name", "[dbus][busname]")

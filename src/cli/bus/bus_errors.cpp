@@ -2,6 +2,7 @@
 
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "util/bus_names.h"
 #include "util/duration.h"
 
 
@@ -41,28 +42,27 @@ Failure explain(const BusCallError& e, const CallContext& c)
     namespace x = exit_codes;
     const std::string& name = e.name();
     const std::string& msg = e.message();
-    const std::string ours = "org.hermes.Gateway1.Error.";
 
     if (name == "org.freedesktop.DBus.Error.ServiceUnknown" || name == "org.freedesktop.DBus.Error.NameHasNoOwner")
         return {x::kNoDaemon, not_running_message(c.target)};
-    if (name == ours + "AccessDenied")
+    if (name == HGW_BUS_ERROR_ACCESS_DENIED)
         return {x::kAccessDenied,
                 with_detail("permission denied: only root, the service user and group hermes may " + c.action, msg)};
     if (name == "org.freedesktop.DBus.Error.AccessDenied")
         return {x::kAccessDenied, with_detail("permission denied by the bus policy", msg)};
-    if (name == ours + "Busy")
+    if (name == HGW_BUS_ERROR_BUSY)
         return {x::kBusy, with_detail("cannot " + c.action + " now: another operation is in progress", msg)};
-    if (name == ours + "Timeout")
+    if (name == HGW_BUS_ERROR_TIMEOUT)
         return {x::kTimeout, with_detail("timed out trying to " + c.action, msg)};
-    if (name == ours + "NotRunning")
+    if (name == HGW_BUS_ERROR_NOT_RUNNING)
         return {x::kNotRunning, with_detail("cannot " + c.action + ": the gateway is not running", msg)};
-    if (name == ours + "GenerationMismatch")
+    if (name == HGW_BUS_ERROR_GENERATION_MISMATCH)
         return {x::kGenerationMismatch, with_detail("not done: the gateway's generation has changed", msg)};
-    if (name == ours + "InvalidArgs" || name == "org.freedesktop.DBus.Error.InvalidArgs")
+    if (name == HGW_BUS_ERROR_INVALID_ARGS || name == "org.freedesktop.DBus.Error.InvalidArgs")
         return {x::kInvalidArgs, with_detail("invalid arguments", msg)};
-    if (name == ours + "StartFailed")
+    if (name == HGW_BUS_ERROR_START_FAILED)
         return {x::kStartFailed, with_detail("the gateway failed to start", msg)};
-    if (name == ours + "CannotStart")
+    if (name == HGW_BUS_ERROR_CANNOT_START)
         return {x::kCannotStart,
                 with_detail("cannot " + c.action + ": a new gateway could not start; the running one was left alone",
                             msg)};
@@ -74,7 +74,7 @@ Failure explain(const BusCallError& e, const CallContext& c)
                                      " (it may still be working: see `hermes-gatewayctl status`)"};
         return {x::kFailed, with_detail("hermes-gatewayd went away before answering; the outcome is unknown", msg)};
     }
-    if (name.rfind(ours, 0) == 0)
+    if (name.rfind(HGW_BUS_ERROR_PREFIX, 0) == 0)
         return {x::kFailed, with_detail("cannot " + c.action, msg)};
     return {x::kFailed, with_detail("cannot " + c.action, name + ": " + msg)};
 }

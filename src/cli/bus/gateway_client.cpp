@@ -1,6 +1,7 @@
 #include "cli/bus/gateway_client.h"
 
 #include "cli/output.h"
+#include "util/bus_names.h"
 
 #include <poll.h>
 #include <time.h>
@@ -112,10 +113,10 @@ void GatewayClient::subscribe(EventHandler on_event)
     sd_bus* bus = bus_.get();
     const char* name = target_.bus_name.c_str();
     // Floating slots (nullptr): they live as long as the bus, which we own.
-    check(sd_bus_match_signal_async(bus, nullptr, name, kGatewayObjectPath, kGatewayInterface, nullptr,
+    check(sd_bus_match_signal_async(bus, nullptr, name, HGW_BUS_PATH, HGW_BUS_INTERFACE, nullptr,
                                     on_manager_signal, on_match_installed, this),
           "subscribe to the daemon's signals");
-    check(sd_bus_match_signal_async(bus, nullptr, name, kGatewayObjectPath, kPropertiesInterface, "PropertiesChanged",
+    check(sd_bus_match_signal_async(bus, nullptr, name, HGW_BUS_PATH, kPropertiesInterface, "PropertiesChanged",
                                     on_properties_changed, on_match_installed, this),
           "subscribe to the daemon's properties");
     const std::string rule = "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
@@ -141,8 +142,8 @@ void GatewayClient::settle(std::chrono::microseconds timeout)
 MessagePtr GatewayClient::new_call(const char* member)
 {
     sd_bus_message* raw = nullptr;
-    check(sd_bus_message_new_method_call(bus_.get(), &raw, target_.bus_name.c_str(), kGatewayObjectPath,
-                                         kGatewayInterface, member),
+    check(sd_bus_message_new_method_call(bus_.get(), &raw, target_.bus_name.c_str(), HGW_BUS_PATH,
+                                         HGW_BUS_INTERFACE, member),
           "make a method call");
     MessagePtr m(raw);
     // A daemon that does not run is not started by D-Bus activation: no
@@ -154,7 +155,7 @@ MessagePtr GatewayClient::new_call(const char* member)
 
 Json GatewayClient::get_status(std::chrono::microseconds timeout)
 {
-    MessagePtr call = new_call("GetStatus");
+    MessagePtr call = new_call(HGW_BUS_METHOD_GET_STATUS);
     BusErrorHolder error;
     sd_bus_message* raw = nullptr;
     int r = sd_bus_call(bus_.get(), call.get(), static_cast<std::uint64_t>(timeout.count()), error.get(), &raw);
@@ -277,19 +278,19 @@ int GatewayClient::on_manager_signal(sd_bus_message* m, void* userdata, sd_bus_e
         std::int32_t i = 0;
         Json args;
         // A signal whose arguments do not match the interface is not ours to print.
-        if (member == "StateChanged") {
+        if (member == HGW_BUS_SIGNAL_STATE_CHANGED) {
             if (sd_bus_message_read(m, "sss", &s1, &s2, &s3) < 0)
                 return;
             args = {{"old_state", s1}, {"new_state", s2}, {"reason", s3}};
-        } else if (member == "Replaced") {
+        } else if (member == HGW_BUS_SIGNAL_REPLACED) {
             if (sd_bus_message_read(m, "uuts", &u1, &u2, &t, &s1) < 0)
                 return;
             args = {{"old_pid", u1}, {"new_pid", u2}, {"generation", t}, {"reason", s1}};
-        } else if (member == "GatewayExited") {
+        } else if (member == HGW_BUS_SIGNAL_GATEWAY_EXITED) {
             if (sd_bus_message_read(m, "usi", &u1, &s1, &i) < 0)
                 return;
             args = {{"pid", u1}, {"code", s1}, {"status", i}};
-        } else if (member == "PidFileRepaired") {
+        } else if (member == HGW_BUS_SIGNAL_PID_FILE_REPAIRED) {
             if (sd_bus_message_read(m, "su", &s1, &u1) < 0)
                 return;
             args = {{"verdict", s1}, {"stale_pid", u1}};
@@ -305,7 +306,7 @@ int GatewayClient::on_properties_changed(sd_bus_message* m, void* userdata, sd_b
     auto* self = static_cast<GatewayClient*>(userdata);
     return from_sd_bus("PropertiesChanged", [&] {
         const char* interface = nullptr;
-        if (sd_bus_message_read(m, "s", &interface) < 0 || std::strcmp(interface, kGatewayInterface) != 0)
+        if (sd_bus_message_read(m, "s", &interface) < 0 || std::strcmp(interface, HGW_BUS_INTERFACE) != 0)
             return;
         Json changed = read_dict(m);
         Json invalidated = read_string_array(m);

@@ -7,6 +7,7 @@
 #include "cli/bus/render.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "util/bus_names.h"
 
 #include <stdexcept>
 
@@ -22,10 +23,10 @@ struct Lifecycle {
 };
 
 constexpr Lifecycle kLifecycles[] = {
-    {BusVerb::Replace, "Replace", "replace the gateway", "replaced"},
-    {BusVerb::Restart, "Restart", "restart the gateway", "restarted"},
-    {BusVerb::Start, "Start", "start the gateway", "started"},
-    {BusVerb::Stop, "Stop", "stop the gateway", "stopped"},
+    {BusVerb::Replace, HGW_BUS_METHOD_REPLACE, "replace the gateway", "replaced"},
+    {BusVerb::Restart, HGW_BUS_METHOD_RESTART, "restart the gateway", "restarted"},
+    {BusVerb::Start, HGW_BUS_METHOD_START, "start the gateway", "started"},
+    {BusVerb::Stop, HGW_BUS_METHOD_STOP, "stop the gateway", "stopped"},
 };
 
 const Lifecycle& lifecycle_of(BusVerb verb)

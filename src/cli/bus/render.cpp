@@ -2,6 +2,7 @@
 
 #include "cli/bus/bus_errors.h"
 #include "cli/output.h"
+#include "util/bus_names.h"
 #include "util/duration.h"
 
 #include <string.h>
@@ -45,15 +46,15 @@ std::string with_reason(std::string text, const std::string& reason)
 std::string describe_event(const BusEvent& e)
 {
     const Json& a = e.args;
-    if (e.name == "StateChanged")
+    if (e.name == HGW_BUS_SIGNAL_STATE_CHANGED)
         return with_reason(str(a, "old_state") + " -> " + str(a, "new_state"), str(a, "reason"));
-    if (e.name == "Replaced")
+    if (e.name == HGW_BUS_SIGNAL_REPLACED)
         return with_reason("pid " + std::to_string(num(a, "old_pid")) + " -> pid " + std::to_string(num(a, "new_pid")) +
                                ", generation " + std::to_string(num(a, "generation")),
                            str(a, "reason"));
-    if (e.name == "GatewayExited")
+    if (e.name == HGW_BUS_SIGNAL_GATEWAY_EXITED)
         return "pid " + std::to_string(num(a, "pid")) + " " + describe_exit(str(a, "code"), num(a, "status"));
-    if (e.name == "PidFileRepaired") {
+    if (e.name == HGW_BUS_SIGNAL_PID_FILE_REPAIRED) {
         std::string text = str(a, "verdict") + " record";
         if (num(a, "stale_pid") != 0)
             text += " of pid " + std::to_string(num(a, "stale_pid"));

@@ -7,6 +7,7 @@
 #include "cli/bus/render.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "util/bus_names.h"
 #include "util/duration.h"
 
 
@@ -40,7 +41,7 @@ int run_wait_ready(const BusRequest& r)
     // Subscribe first, then read: a change after the read raises the flag.
     GatewayClient client(ctx.target);
     client.subscribe([&changed](const BusEvent& e) {
-        if (e.name != "PidFileRepaired")
+        if (e.name != HGW_BUS_SIGNAL_PID_FILE_REPAIRED)
             changed = true;
     });
     client.settle(kQuickReplyTimeout);

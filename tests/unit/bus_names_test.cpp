@@ -1,0 +1,98 @@
+// src/util/bus_names.h, the names every component uses, against the
+// interface's definition (dbus/org.hermes.Gateway1.xml) and the files that
+// are shipped with it: the header may not drift from what is promised.
+
+#include "support/child_process.h"
+#include "support/interface_xml.h"
+#include "util/bus_names.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace hgw::test;
+
+namespace {
+
+const std::string kXml = source_path("dbus/" HGW_BUS_NAME ".xml");
+
+std::string read_source(const std::string& relative)
+{
+    std::ifstream in(source_path(relative));
+    REQUIRE(in);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v)
+{
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+// The first capture of `pattern` in `text`, or "" (and a failed check).
+std::string capture(const std::string& text, const std::string& pattern)
+{
+    std::smatch m;
+    bool found = std::regex_search(text, m, std::regex(pattern));
+    INFO("pattern: " << pattern);
+    CHECK(found);
+    return found ? m[1].str() : "";
+}
+
+} // namespace
+
+TEST_CASE("the header's members are the interface's, as dbus/org.hermes.Gateway1.xml defines it", "[dbus][vocabulary]")
+{
+    const auto members = interface_members(kXml, HGW_BUS_INTERFACE);
+    INFO("members of " HGW_BUS_INTERFACE " in the XML:\n" << Catch::Detail::stringify(members));
+    REQUIRE_FALSE(members.empty()); // the interface is there, under the header's name
+
+    CHECK(member_names(members, "method") ==
+          sorted({HGW_BUS_METHOD_GET_STATUS, HGW_BUS_METHOD_REPLACE, HGW_BUS_METHOD_RESTART, HGW_BUS_METHOD_START,
+                  HGW_BUS_METHOD_STOP, HGW_BUS_METHOD_VALIDATE_PID_FILE, HGW_BUS_METHOD_CLEAN_PID_FILE}));
+    CHECK(member_names(members, "signal") == sorted({HGW_BUS_SIGNAL_STATE_CHANGED, HGW_BUS_SIGNAL_REPLACED,
+                                                     HGW_BUS_SIGNAL_GATEWAY_EXITED, HGW_BUS_SIGNAL_PID_FILE_REPAIRED}));
+    CHECK(member_names(members, "property") ==
+          sorted({HGW_BUS_PROPERTY_STATE, HGW_BUS_PROPERTY_PHASE, HGW_BUS_PROPERTY_JOB, HGW_BUS_PROPERTY_GATEWAY_PID,
+                  HGW_BUS_PROPERTY_GENERATION, HGW_BUS_PROPERTY_STARTED_AT, HGW_BUS_PROPERTY_READY,
+                  HGW_BUS_PROPERTY_RESTARTS, HGW_BUS_PROPERTY_LAST_EXIT, HGW_BUS_PROPERTY_PID_FILE,
+                  HGW_BUS_PROPERTY_COMMAND}));
+}
+
+TEST_CASE("the header's bus name, path and errors are the ones the XML documents", "[dbus][vocabulary]")
+{
+    const std::string xml = read_source("dbus/" HGW_BUS_NAME ".xml");
+    CHECK(capture(xml, R"(Bus name (\S+) for the default Hermes home)") == HGW_BUS_NAME);
+    CHECK(capture(xml, R"(Object (/\S+)\.)") == HGW_BUS_PATH);
+    CHECK(capture(xml, R"(<interface name="([^"]+)\")") == HGW_BUS_INTERFACE);
+
+    // "Errors: <prefix>{A, B, ...}" in the XML's header comment.
+    std::smatch m;
+    REQUIRE(std::regex_search(xml, m, std::regex(R"(Errors: (\S+)\{([^}]*)\})")));
+    CHECK(m[1].str() == HGW_BUS_ERROR_PREFIX);
+    std::vector<std::string> documented;
+    const std::string list = m[2].str();
+    const std::regex word(R"([A-Za-z]+)");
+    for (auto it = std::sregex_iterator(list.begin(), list.end(), word); it != std::sregex_iterator(); ++it)
+        documented.push_back(HGW_BUS_ERROR_PREFIX + it->str());
+    CHECK(sorted(documented) ==
+          sorted({HGW_BUS_ERROR_ACCESS_DENIED, HGW_BUS_ERROR_BUSY, HGW_BUS_ERROR_TIMEOUT, HGW_BUS_ERROR_NOT_RUNNING,
+                  HGW_BUS_ERROR_GENERATION_MISMATCH, HGW_BUS_ERROR_INVALID_ARGS, HGW_BUS_ERROR_START_FAILED,
+                  HGW_BUS_ERROR_CANNOT_START, HGW_BUS_ERROR_FAILED}));
+}
+
+TEST_CASE("the shipped units and the activation file name the header's bus name", "[dbus][vocabulary]")
+{
+    for (const char* unit : {"units/hermes-gateway.service", "units/user/hermes-gateway.service"}) {
+        INFO(unit);
+        CHECK(capture(read_source(unit), R"((?:^|\n)BusName=(\S+))") == HGW_BUS_NAME);
+    }
+    CHECK(capture(read_source("dbus/" HGW_BUS_NAME ".service"), R"((?:^|\n)Name=(\S+))") == HGW_BUS_NAME);
+}
