@@ -77,7 +77,8 @@ constexpr int kExitFailure = 1;      // ours, with --exit-on-failure: anything e
 constexpr microseconds kRetryFirst = 100ms;  // first retry of a blocked start
 constexpr microseconds kRetryMax = 10s;      // retries back off up to this
 constexpr microseconds kForeignRecheck = 30s;
-constexpr pid_t kUnknownReplacer = -1; // a takeover marker seen, but gone before we read it // a foreign gateway we cannot watch by pidfd
+constexpr pid_t kUnknownReplacer = -1; // a takeover marker seen, but gone before we read it
+constexpr microseconds kTakeoverExpiry = 30s; // a foreign gateway we cannot watch by pidfd
 constexpr microseconds kLeftoverGrace = 1s;  // SIGTERM -> SIGKILL for a dead gateway's leftovers
 constexpr microseconds kMaxExtend = std::chrono::hours(24); // EXTEND_TIMEOUT_USEC beyond this is clamped
 
@@ -136,6 +137,7 @@ struct Supervisor::Impl {
         bool start_failed = false; // stopped for not becoming ready: its exit is a crash
         bool record_seen = false;  // its record appeared (inotify), even if a reader deleted it since
         pid_t taken_over_by = 0;   // `hermes gateway run --replace` named it in its takeover marker
+        EventSource takeover_expiry; // a takeover that has not happened by then did not happen
         std::chrono::seconds backoff{0}; // Hermes' storm breaker makes it sleep this long first
         std::string status_text;
         EventSource exit_watch;
@@ -217,6 +219,7 @@ struct Supervisor::Impl {
     void on_home_changed(const HomeChange& c);
     void on_record_seen(const HomeChange& c);
     void on_takeover_marker();
+    void expect_takeover(pid_t replacer);
     void on_starts_logged();
     bool adopt_foreign(const std::string& why);
     void keep_lock_of_child(bool and_record);
@@ -609,15 +612,30 @@ void Supervisor::Impl::on_takeover_marker()
         // Gone already: our gateway consumed it on the SIGTERM that came
         // with it. The replacer is looked for when the gateway exits.
         if (gw->ready && !gw->taken_over_by)
-            gw->taken_over_by = kUnknownReplacer;
+            expect_takeover(kUnknownReplacer);
         return;
     }
     if (marker->target_pid != gw->pid || (marker->target_start_time && *marker->target_start_time != gw->start_time))
         return;
-    gw->taken_over_by = marker->replacer_pid > 0 ? marker->replacer_pid : kUnknownReplacer;
+    expect_takeover(marker->replacer_pid > 0 ? marker->replacer_pid : kUnknownReplacer);
     log::warning("hermes gateway run --replace (pid " + std::to_string(marker->replacer_pid) +
                      ") is taking over from our gateway",
                  gw->pid, generation);
+}
+
+// Hermes' replacer waits 10 s for the old gateway, then SIGKILLs it: ours
+// still alive well after that was not taken over (the replacer gave up),
+// and its files are kept true again.
+void Supervisor::Impl::expect_takeover(pid_t replacer)
+{
+    gw->taken_over_by = replacer;
+    gw->takeover_expiry = loop.add_timer(kTakeoverExpiry, [this] {
+        if (!gw)
+            return;
+        gw->taken_over_by = 0;
+        gw->takeover_expiry.reset();
+        keeper.check();
+    });
 }
 
 // Hermes logged this start; if its storm breaker makes the gateway sleep
