@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <string_view>
 
 namespace hgw::daemon {
 
@@ -135,25 +134,6 @@ Obstacle find_obstacle(const HomePaths& paths, const std::optional<ProcessIdenti
     return v.lock.held ? holder_of(v.lock) : Obstacle{};
 }
 
-namespace {
-
-std::string env_value(std::string_view environ_text, std::string_view key)
-{
-    std::size_t at = 0;
-    while (at < environ_text.size()) {
-        std::size_t end = environ_text.find('\0', at);
-        if (end == std::string_view::npos)
-            end = environ_text.size();
-        std::string_view entry = environ_text.substr(at, end - at);
-        if (entry.size() > key.size() && entry.starts_with(key) && entry[key.size()] == '=')
-            return std::string(entry.substr(key.size() + 1));
-        at = end + 1;
-    }
-    return {};
-}
-
-} // namespace
-
 std::optional<pid_t> find_replacer(const HomePaths& paths)
 {
     const auto ours = canonical_home(paths.home);
@@ -161,9 +141,9 @@ std::optional<pid_t> find_replacer(const HomePaths& paths)
         auto argv = read_cmdline(pid);
         if (!argv || !looks_like_gateway(*argv) || std::find(argv->begin(), argv->end(), "--replace") == argv->end())
             continue;
-        auto env = read_small_file("/proc/" + std::to_string(pid) + "/environ", 1 << 20);
-        const std::string home = env ? env_value(*env, "HERMES_HOME") : std::string();
-        if (!home.empty() && canonical_home(home) == ours)
+        const auto env = read_environment(pid).value_or(std::map<std::string, std::string>{});
+        const auto home = env.find("HERMES_HOME");
+        if (home != env.end() && !home->second.empty() && canonical_home(home->second) == ours)
             return pid;
     }
     return std::nullopt;

@@ -153,3 +153,26 @@ const std::string& current_boot_id()
 }
 
 } // namespace hgw
+
+namespace hgw {
+
+std::optional<std::map<std::string, std::string>> read_environment(pid_t pid)
+{
+    auto raw = read_small_file("/proc/" + std::to_string(pid) + "/environ", 1 << 20);
+    if (!raw)
+        return std::nullopt;
+    std::map<std::string, std::string> env;
+    std::size_t at = 0;
+    while (at < raw->size()) {
+        std::size_t end = raw->find('\0', at);
+        if (end == std::string::npos)
+            end = raw->size();
+        const std::string_view entry(raw->data() + at, end - at);
+        if (auto eq = entry.find('='); eq != std::string_view::npos)
+            env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+        at = end + 1;
+    }
+    return env;
+}
+
+} // namespace hgw

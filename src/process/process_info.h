@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,5 +46,8 @@ std::optional<double> start_time_to_epoch(std::uint64_t ticks);
 
 // Reads a small /proc or sysfs text file; nothing when unreadable.
 std::optional<std::string> read_small_file(const std::string& path, std::size_t cap = 65536);
+
+// /proc/<pid>/environ as a map; nothing when it is gone or not ours to read.
+std::optional<std::map<std::string, std::string>> read_environment(pid_t pid);
 
 } // namespace hgw

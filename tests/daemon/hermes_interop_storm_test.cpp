@@ -19,28 +19,6 @@ using namespace hgw::test::fh;
 using namespace hgw::test::interop;
 using namespace std::chrono_literals;
 
-namespace {
-
-// The environment variables of a live process (/proc/PID/environ).
-std::map<std::string, std::string> process_environment(pid_t pid)
-{
-    std::map<std::string, std::string> env;
-    std::string raw = fh::Site::read_file("/proc/" + std::to_string(pid) + "/environ");
-    std::size_t at = 0;
-    while (at < raw.size()) {
-        std::size_t end = raw.find('\0', at);
-        if (end == std::string::npos)
-            end = raw.size();
-        std::string entry = raw.substr(at, end - at);
-        if (auto eq = entry.find('='); eq != std::string::npos)
-            env[entry.substr(0, eq)] = entry.substr(eq + 1);
-        at = end + 1;
-    }
-    return env;
-}
-
-} // namespace
-
 TEST_CASE("issue 9 item 6: 10 replaces within two minutes with Hermes' storm breaker on: none fails, none killed",
           "[daemon][interop][item6]")
 {
@@ -135,7 +113,7 @@ TEST_CASE("issue 9 item 7: the gateway's environment names a supervisor (HERMES_
     SECTION("outside systemd")
     {
         World w(quick());
-        auto env = process_environment(w.first_gateway());
+        auto env = read_environment(w.first_gateway()).value_or(std::map<std::string, std::string>{});
         CHECK(env["HERMES_GATEWAY_EXTERNAL_SUPERVISOR"] == "1");
         CHECK(env.count("INVOCATION_ID") == 0);
     }
@@ -145,7 +123,7 @@ TEST_CASE("issue 9 item 7: the gateway's environment names a supervisor (HERMES_
         DaemonOptions options = quick();
         options.env = {{"INVOCATION_ID", invocation}};
         World w(options);
-        auto env = process_environment(w.first_gateway());
+        auto env = read_environment(w.first_gateway()).value_or(std::map<std::string, std::string>{});
         CHECK(env["HERMES_GATEWAY_EXTERNAL_SUPERVISOR"] == "1");
         CHECK(env["INVOCATION_ID"] == invocation);
     }
