@@ -150,6 +150,7 @@ struct Supervisor::Impl {
         std::vector<Completion> waiters;
         pid_t old_pid = 0;
         bool spawned = false; // its new gateway exists: later Replace calls queue a follow-up
+        bool start_retried = false; // one start failed, and the restart at once is part of it
         EventSource deadline;
     };
 
@@ -234,6 +235,7 @@ struct Supervisor::Impl {
     void begin_op(Job kind, const OpOptions& opts, Completion done, microseconds default_timeout);
     void finish_op(const OpResult& r);
     void fail_op(OpError e, const std::string& message);
+    void retry_or_fail_start(const RestartDecision& d, const std::string& failure);
     void start_followup();
     [[nodiscard]] OpResult result(OpError e, std::string message) const;
     // Answers GenerationMismatch when the caller's if_generation is not ours.
@@ -870,9 +872,8 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
     }
     // An exit nobody asked for, or a start that failed: the restart policy
     // decides. A caller waiting for a start hears why it failed.
-    if (op.kind == Job::Start || op.kind == Job::Replace)
-        fail_op(OpError::StartFailed, "gateway pid " + std::to_string(pid) + " " + describe_exit(exit) +
-                                          " before it was ready");
+    const std::string start_failure =
+        "gateway pid " + std::to_string(pid) + " " + describe_exit(exit) + " before it was ready";
     ExitClass cls = ExitClass::Crash;
     if (exit.kind == "exited" && exit.status == kExitConfigError)
         cls = ExitClass::ConfigError;
@@ -880,6 +881,7 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
         // It died of a full or read-only home, most likely: no crash of its
         // own, and no use starting it again until that changes.
         kill_leftovers();
+        fail_op(OpError::StartFailed, start_failure);
         block(*storage + "; the gateway " + describe_exit(exit));
         return;
     } else if (!was_ready) {
@@ -887,6 +889,7 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
         // someone else (the quick start does not probe it): wait for them.
         kill_leftovers();
         if (Obstacle holder = lock_holder(paths); holder.kind != Obstacle::Kind::None) {
+            fail_op(OpError::StartFailed, start_failure);
             block(holder.why + "; the gateway " + describe_exit(exit), std::move(holder.watch));
             return;
         }
@@ -902,6 +905,8 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
         return;
     case RestartDecision::Kind::Now:
     case RestartDecision::Kind::After: {
+        if (op.kind == Job::Start || op.kind == Job::Replace)
+            retry_or_fail_start(d, start_failure);
         const std::string why = d.why + " after the gateway " + describe_exit(exit);
         const microseconds delay = corpse ? std::max(d.delay, kLeftoverGrace) : d.delay;
         enter(Phase::AutoRestart, Event::Exit, why, delay, [this, why] {
@@ -912,6 +917,22 @@ void Supervisor::Impl::after_exit(const ExitInfo& exit, pid_t pid, bool was_chil
         return;
     }
     }
+}
+
+// A start can fail for a moment's reason: Hermes' own status reader holds
+// its probe flock on gateway.lock just as the gateway tries to take it, and
+// the gateway exits "already held". The restart at once is still part of
+// the caller's start; a second failure, or one the policy delays, is the
+// caller's answer.
+void Supervisor::Impl::retry_or_fail_start(const RestartDecision& d, const std::string& failure)
+{
+    if (d.kind == RestartDecision::Kind::Now && !op.start_retried) {
+        op.start_retried = true;
+        log::warning(failure + "; trying once more before the " +
+                     (op.kind == Job::Replace ? std::string("replace") : std::string("start")) + " reports it");
+        return;
+    }
+    fail_op(OpError::StartFailed, failure);
 }
 
 // ---------------------------------------------------------------- leftovers
