@@ -19,8 +19,12 @@ namespace hgw::daemon {
 
 namespace {
 
-constexpr double kBurst = 20;
-constexpr double kPerSecond = 5;
+// Hermes' reader deletes in every start and stop window it sees: with
+// replaces every 60 ms that is some 50 repairs a second, which must all be
+// at once. A tool deleting in a tight loop gets 100 a second: each costs a
+// few syscalls, so that is bounded work, never a busy loop.
+constexpr double kBurst = 100;
+constexpr double kPerSecond = 100;
 
 std::optional<FileId> id_at(const std::filesystem::path& path)
 {

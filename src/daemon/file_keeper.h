@@ -16,7 +16,7 @@
 //    while the gateway lives, so a starter finds it held and a reader finds
 //    a record it accepts.
 // Each repair is logged with what was found and reported to the caller; a
-// tool deleting in a loop gets a burst of 20 repairs, then 5 a second (a
+// tool deleting in a loop gets a burst of 100 repairs, then 100 a second (a
 // token bucket), reported once: never a busy loop.
 
 #include "core/home.h"

@@ -1,6 +1,6 @@
 // Issue 9, item 2: a tool deleting the gateway's files in a loop gets a
-// rate-limited daemon, never a busy loop: a burst of repairs, then 5 a
-// second, reported once; and the files are true again once it stops.
+// rate-limited daemon, never a busy loop: a burst of 100 repairs, then 100
+// a second, reported once; and the files are true again once it stops.
 
 #include "fault_helpers.h"
 
@@ -47,7 +47,7 @@ TEST_CASE("a tool deleting gateway.pid in a loop gets rate-limited repairs, and 
     });
     deleter.join();
     INFO(deletions << " deletions; daemon log:\n" << daemon.log());
-    REQUIRE(deletions > 20); // it did put it back, over and over
+    REQUIRE(deletions > 100); // it did put it back, over and over
 
     // Back, true, once the deleter has stopped: at most a second later, plus
     // generous slack.
@@ -63,9 +63,11 @@ TEST_CASE("a tool deleting gateway.pid in a loop gets rate-limited repairs, and 
 
     const std::string log = daemon.log();
     const std::size_t repairs = count(log, "published the gateway's record again");
-    // A burst of 20, then 5 a second over 3 s (and one at the end).
-    CHECK(repairs >= 20);
-    CHECK(repairs <= 40);
+    // A burst of 100, then 100 a second over 3 s (and one at the end);
+    // unlimited, a repair a few syscalls long would come thousands of times
+    // a second.
+    CHECK(repairs >= 100);
+    CHECK(repairs <= 450);
     CHECK(count(log, "something keeps deleting the gateway's files") == 1);
     CHECK(daemon.alive());
     CHECK(status_pid(*try_status(client)) == gateway);

@@ -277,9 +277,10 @@ private:
     std::thread thread_;
 };
 
-// Spaced below the daemon's repair rate limit (5 a second past a burst).
-constexpr int kSteadyDeletions = 10;
-constexpr auto kSteadySpacing = 300ms;
+// Spaced well below the daemon's repair rate limit (100 a second past a
+// burst), so that each is timed on its own.
+constexpr int kSteadyDeletions = 40;
+constexpr auto kSteadySpacing = 50ms;
 
 // Removes `file` and times (ms) until the daemon has put a file back under
 // its name (inotify: the rename that repairs it), then checks that the
