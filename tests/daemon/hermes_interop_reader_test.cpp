@@ -145,9 +145,9 @@ private:
 
 // Watches the home with inotify: each time gateway.pid or gateway.lock is
 // removed, it notes the time, whether a gateway was running then (a site
-// process holding a gateway.lock, named or unlinked), and checks the record
-// (validate() Live, its process holding what the path names, or the
-// daemon) every 0.2 ms, then less often, until it is true again, for at
+// process holding a gateway.lock, named or unlinked), and checks the files
+// (record_is_true) every 0.2 ms, then less often, until they tell the truth
+// again, for at
 // most 10 s. Joined with the reader's --events file, that gives the time
 // from each of the reader's deletions to the record being true again.
 class TruthWatch {
@@ -202,12 +202,17 @@ public:
     }
 
 private:
+    // The files tell the truth: they name the gateway that runs (its record
+    // live, its lock whole), or, with no gateway holding a lock, claim none
+    // (no record). A gateway in Hermes' own acquire window (locked, record
+    // not written yet) is neither: only the gateway can end that window, as
+    // a record written for it would make its own O_EXCL write fail.
     [[nodiscard]] bool record_is_true() const
     {
         Verdict v = validate(paths_);
-        if (v.kind != VerdictKind::Live || !v.record())
-            return false;
-        return lock_truth(paths_, 0).whole(v.record()->pid, daemon_);
+        if (v.kind == VerdictKind::Live && v.record())
+            return lock_truth(paths_, 0).whole(v.record()->pid, daemon_);
+        return !std::filesystem::exists(paths_.pid_file) && !a_gateway_runs();
     }
     [[nodiscard]] bool a_gateway_runs() const
     {
@@ -460,7 +465,8 @@ void reader_during_replaces(const Mode& mode)
 
     // Deletions while the gateway runs, timed from the unlink to a true
     // record and lock (the 5 ms): the reader's own deletions all
-    // fall in a gateway's start or stop, where no record can be true yet.
+    // fall in a gateway's start or stop, mostly in Hermes' acquire window,
+    // which only the gateway can end.
     std::vector<double> steady;
     if (auto s = try_status(w.client); s && running_ready(*s))
         for (int i = 0; i < kSteadyDeletions; ++i) {
