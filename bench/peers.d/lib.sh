@@ -142,15 +142,16 @@ build() {
     cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHGW_BUILD_TESTS=OFF \
         -DHGW_BUILD_BENCH=ON >"$BUILD/${NAME##*/}-build.log" 2>&1 ||
         { tail -30 "$BUILD/${NAME##*/}-build.log" >&2; die "cmake configure failed"; }
-    cmake --build "$BUILD" -j"$(nproc)" --target hermes-gatewayd hermes-gatewayctl peers_child peers_probe \
+    cmake --build "$BUILD" -j"$(nproc)" --target hermes-gatewayd hermes-gatewayctl peers_child peers_probe rss_floor \
         >>"$BUILD/${NAME##*/}-build.log" 2>&1 ||
         { tail -50 "$BUILD/${NAME##*/}-build.log" >&2; die "build failed"; }
     DAEMON=$BUILD/src/hermes-gatewayd
     CTL=$BUILD/src/hermes-gatewayctl
     CHILD=$BUILD/bench/peers/hermes-gateway
     PROBE=$BUILD/bench/peers/peers-probe
+    FLOOR=$BUILD/bench/rss-floor
     local f
-    for f in "$DAEMON" "$CTL" "$CHILD" "$PROBE"; do [[ -x $f ]] || die "the build did not produce $f"; done
+    for f in "$DAEMON" "$CTL" "$CHILD" "$PROBE" "$FLOOR"; do [[ -x $f ]] || die "the build did not produce $f"; done
 }
 
 # ------------------------------------------------------------ a private bus

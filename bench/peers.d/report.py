@@ -19,8 +19,9 @@ import subprocess
 import sys
 
 HGW = "hermes-gatewayd"
-TOOLS = ["no supervisor", HGW, "systemd", "s6", "supervisord"]
-COLORS = {"no supervisor": "#888888", HGW: "#1b7837", "systemd": "#2166ac",
+FLOOR = "sdbus-c++ floor"  # bench/rss_floor.cpp: idle memory only
+TOOLS = ["no supervisor", HGW, FLOOR, "systemd", "s6", "supervisord"]
+COLORS = {"no supervisor": "#888888", HGW: "#1b7837", FLOOR: "#a6dba0", "systemd": "#2166ac",
           "s6": "#b2182b", "supervisord": "#e08214"}
 
 
