@@ -56,14 +56,17 @@ TEST_CASE("the header's members are the interface's, as dbus/org.hermes.Gateway1
 
     CHECK(member_names(members, "method") ==
           sorted({HGW_BUS_METHOD_GET_STATUS, HGW_BUS_METHOD_REPLACE, HGW_BUS_METHOD_RESTART, HGW_BUS_METHOD_START,
-                  HGW_BUS_METHOD_STOP, HGW_BUS_METHOD_VALIDATE_PID_FILE, HGW_BUS_METHOD_CLEAN_PID_FILE}));
+                  HGW_BUS_METHOD_STOP, HGW_BUS_METHOD_VALIDATE_PID_FILE, HGW_BUS_METHOD_CLEAN_PID_FILE,
+                  HGW_BUS_METHOD_FLEET_HANDOVER}));
     CHECK(member_names(members, "signal") == sorted({HGW_BUS_SIGNAL_STATE_CHANGED, HGW_BUS_SIGNAL_REPLACED,
-                                                     HGW_BUS_SIGNAL_GATEWAY_EXITED, HGW_BUS_SIGNAL_PID_FILE_REPAIRED}));
+                                                     HGW_BUS_SIGNAL_GATEWAY_EXITED, HGW_BUS_SIGNAL_PID_FILE_REPAIRED,
+                                                     HGW_BUS_SIGNAL_FLEET_ROLE_CHANGED}));
     CHECK(member_names(members, "property") ==
           sorted({HGW_BUS_PROPERTY_STATE, HGW_BUS_PROPERTY_PHASE, HGW_BUS_PROPERTY_JOB, HGW_BUS_PROPERTY_GATEWAY_PID,
                   HGW_BUS_PROPERTY_GENERATION, HGW_BUS_PROPERTY_STARTED_AT, HGW_BUS_PROPERTY_READY,
                   HGW_BUS_PROPERTY_RESTARTS, HGW_BUS_PROPERTY_LAST_EXIT, HGW_BUS_PROPERTY_PID_FILE,
-                  HGW_BUS_PROPERTY_COMMAND}));
+                  HGW_BUS_PROPERTY_COMMAND, HGW_BUS_PROPERTY_FLEET_ROLE, HGW_BUS_PROPERTY_FLEET_LEADER,
+                  HGW_BUS_PROPERTY_FLEET_DEADLINE}));
 }
 
 TEST_CASE("the header's bus name, path and errors are the ones the XML documents", "[dbus][vocabulary]")
