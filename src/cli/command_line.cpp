@@ -146,6 +146,13 @@ Invocation parse_command_line(int argc, char** argv)
     try {
         if (command == "pidfile")
             return parse_pidfile(args.subspan(1));
+        if (command == "fleet") {
+            // Two words: `fleet handover` (the only fleet action so far).
+            if (args.size() < 2 || std::string_view(args[1]) != "handover")
+                throw UsageError(args.size() < 2 ? "fleet: no action given (handover)"
+                                                 : "fleet: unknown action '" + std::string(args[1]) + "' (handover)");
+            return parse_bus_command(*find_bus_command("fleet handover"), args.subspan(2));
+        }
         if (const BusCommandInfo* info = find_bus_command(command))
             return parse_bus_command(*info, args.subspan(1));
     } catch (const UsageError& e) {

@@ -89,6 +89,10 @@ const std::array kBusCommands = {
     BusCommandInfo{"stop", BusVerb::Stop,
                    "Stop the gateway and wait until it is gone; hermes-gatewayd keeps running", kLifecycleTimeout,
                    kStopOptions, true},
+    BusCommandInfo{"fleet handover", BusVerb::FleetHandover,
+                   "Fleet mode: on the leading host, stop the gateway, then give up the lease at once, so that the "
+                   "next host in line starts its gateway without waiting for the lease to lapse",
+                   kLifecycleTimeout, kStopOptions, true},
     BusCommandInfo{"wait-ready", BusVerb::WaitReady,
                    "Wait until the gateway is running and ready (exit 0 ready, 1 timed out, 4 no daemon)",
                    "How long to wait (default 5min)", kWaitReadyOptions},

@@ -245,7 +245,14 @@ VariantMap ManagerObject::GetStatus()
             status_cache_ = status_map(now, supervisor_.paths(), ::getpid());
             status_of_ = std::move(now);
         }
-        return status_cache_;
+        if (!fleet_)
+            return status_cache_;
+        VariantMap with_fleet = status_cache_;
+        const daemon::FleetStatus& f = fleet_->status();
+        with_fleet.emplace("fleet_role", sdbus::Variant(std::string(daemon::to_string(f.role))));
+        with_fleet.emplace("fleet_leader", sdbus::Variant(f.leader));
+        with_fleet.emplace("fleet_deadline_usec", sdbus::Variant(f.fence_at_usec));
+        return with_fleet;
     });
 }
 

@@ -160,8 +160,12 @@ int run(const Config& config)
     std::unique_ptr<FleetMember> fleet;
     if (fence_rule) {
         fleet = std::make_unique<FleetMember>(loop, supervisor, config, *fence_rule,
-                                              [&bus](const FleetStatus& s) { bus.fleet_changed(s); });
+                                              [&bus, &reporter](const FleetStatus& s) {
+                                                  bus.fleet_changed(s);
+                                                  reporter.fleet_changed(s);
+                                              });
         bus.set_fleet(fleet.get());
+        reporter.fleet_changed(fleet->status());
     } else {
         supervisor.boot([](const OpResult& r) {
             if (!r.ok())
