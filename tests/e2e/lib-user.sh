@@ -95,13 +95,15 @@ user_healthy() {
 
 # user_units_down: every hermes-gateway unit of the user stopped and
 # disabled, so that the system scenarios after these count only their own
-# gateway. Scenarios run it on exit, pass or fail.
+# gateway. Scenarios run it on exit, pass or fail; it never fails (the
+# runner's pipefail and set -e would turn an empty list into a failure).
 user_units_down() {
     local units
-    units=$(user_systemctl list-units --plain --no-legend --all 'hermes-gateway*' 2>/dev/null | awk '{print $1}')
+    units=$(user_systemctl list-units --plain --no-legend --all 'hermes-gateway*' 2>/dev/null | awk '{print $1}') || true
     # shellcheck disable=SC2086 # one word per unit
     [ -z "$units" ] || user_systemctl stop $units || true
-    units=$(user_systemctl list-unit-files --plain --no-legend --state=enabled 'hermes-gateway*' 2>/dev/null | awk '{print $1}')
+    units=$(user_systemctl list-unit-files --plain --no-legend --state=enabled 'hermes-gateway*' 2>/dev/null |
+        awk '{print $1}') || true
     # shellcheck disable=SC2086
     [ -z "$units" ] || user_systemctl disable --quiet $units || true
 }

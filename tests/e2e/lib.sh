@@ -73,7 +73,7 @@ healthy() {
 record_true() {
     [ "$(record_pid "$1")" = "$2" ] || return 1
     local out; out=$(pidfile_check "$1" 2>&1) || return 1
-    printf '%s\n' "$out" | grep -q 'not held' && return 1
+    grep -q 'not held' <<<"$out" && return 1
     ns grep -Eq "FLOCK +ADVISORY +WRITE +$2 " /proc/locks
 }
 fail() { log "FAIL: $*"; return 1; }

@@ -6,7 +6,8 @@
 # with lingering, no login): `systemctl --user enable --now
 # hermes-gateway`, status, kill -9 of the gateway, kill -9 of the daemon,
 # `systemctl --user reload`.
-# Asserts: the unit systemd loads is the package's (nothing shadows it);
+# Asserts: `systemd-analyze --user verify` of the user units prints
+# nothing; the unit systemd loads is the package's (nothing shadows it);
 # after the start, each kill and the reload: user_healthy (one gateway of
 # ~/.hermes, the daemon's child, the user's, a true record, ready on the
 # session bus); `hermes-gatewayctl status --user` as the user exits 0 and
@@ -18,18 +19,25 @@ run_scenario() {
     trap user_units_down EXIT
     user_manager_up
     local u=hermes-gateway.service home=$TUSER_HERMES
+    # The user units, as installed, must pass systemd's own check.
+    local verify
+    verify=$(as_user systemd-analyze --user verify "$u" hermes-gateway@work.service hermes-gateway-update.path \
+        hermes-gateway-update.service 2>&1) || fail "systemd-analyze --user verify failed: $verify"
+    [ -z "$verify" ] || fail "systemd-analyze --user verify complained: $verify"
     local frag; frag=$(user_systemctl show -P FragmentPath "$u")
     log "$u is $frag"
     [ "$frag" = /usr/lib/systemd/user/$u ] || fail "$u is loaded from $frag, not the package's unit"
     user_systemctl enable --now "$u" || user_fail "$u" "systemctl --user enable --now $u"
     wait_for "$T" user_healthy "$u" "$home" || fail "not healthy after enable --now"
 
+    # Here-strings, not printf | grep -q: with the runner's pipefail, grep
+    # leaving early would fail the pipe (printf gets EPIPE).
     local st; st=$(user_systemctl status --no-pager "$u" 2>&1 || true)
     printf '%s\n' "$st" | sed 's/^/    /' >&2
     local g; g=$(home_gateways "$home")
-    printf '%s\n' "$st" | grep -q "Status: \".*gateway.*pid $g)" || fail "no Status: line naming gateway $g"
+    grep -q "Status: \".*gateway.*pid $g)" <<<"$st" || fail "no Status: line naming gateway $g"
     local out; out=$(as_user hermes-gatewayctl status --user) || fail "hermes-gatewayctl status --user exit $?"
-    printf '%s\n' "$out" | grep -q "$g" || fail "hermes-gatewayctl status does not name gateway $g: $out"
+    grep -q "$g" <<<"$out" || fail "hermes-gatewayctl status does not name gateway $g: $out"
 
     # kill -9 of the gateway: the daemon heals.
     ns kill -KILL "$g"

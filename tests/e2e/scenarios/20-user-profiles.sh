@@ -32,7 +32,7 @@ run_scenario() {
     local out
     for p in work play; do
         out=$(as_user hermes-gatewayctl status --user --profile "$p") || fail "status --profile $p exit $?"
-        printf '%s\n' "$out" | grep -q "$(home_gateways "$TUSER_HERMES/profiles/$p")" ||
+        grep -q "$(home_gateways "$TUSER_HERMES/profiles/$p")" <<<"$out" ||
             fail "status --profile $p does not name its gateway: $out"
     done
 
