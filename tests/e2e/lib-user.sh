@@ -60,7 +60,7 @@ CONF
 # home_gateways HOME: the stub gateways whose HERMES_HOME is HOME.
 home_gateways() {
     ns sh -c 'for p in $(pgrep -f "$1"); do
-        tr "\0" "\n" < "/proc/$p/environ" 2>/dev/null | grep -qxF "HERMES_HOME=$2" && echo "$p"
+        tr "\0" "\n" 2>/dev/null < "/proc/$p/environ" | grep -qxF "HERMES_HOME=$2" && echo "$p"
     done; true' sh "$GW_PAT" "$1"
 }
 # user_prop PROFILE PROPERTY: a property of the user's daemon for PROFILE
