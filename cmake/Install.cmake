@@ -91,7 +91,8 @@ foreach(unit
   hgw_rewrite_paths(units/${unit} file)
   install(FILES ${file} DESTINATION ${HGW_SYSTEMD_SYSTEM_UNIT_DIR})
 endforeach()
-foreach(unit hermes-gateway.service hermes-gateway@.service)
+foreach(unit hermes-gateway.service hermes-gateway@.service hermes-gateway-update.path
+    hermes-gateway-update.service)
   hgw_rewrite_paths(units/user/${unit} file)
   install(FILES ${file} DESTINATION ${HGW_SYSTEMD_USER_UNIT_DIR})
 endforeach()
