@@ -1,6 +1,7 @@
 // The D-Bus layer on a real, private dbus-daemon: authorization of real
-// callers running as other uids and groups (setpriv), exception conversion
-// at the handler boundary, and the bus names profiles map to.
+// callers running as other uids and groups (setpriv) on a bus without
+// polkit, exception conversion at the handler boundary, and the bus names
+// profiles map to.
 
 #include "dbus/authorizer.h"
 #include "dbus/bus_errors.h"
@@ -27,21 +28,28 @@ using namespace hgw::test;
 namespace {
 
 // A server object whose method Change is guarded by an Authorizer, served
-// by sdbus-c++'s own loop thread.
+// by sdbus-c++'s own loop thread. Change is asynchronous, as the daemon's
+// methods are: the Authorizer may answer later, once polkit has. On these
+// private buses polkit is absent, so the daemon's own rule decides.
 class AuthServer {
 public:
     AuthServer(const std::string& address, AccessPolicy policy)
         : connection_(sdbus::createSessionBusConnectionWithAddress(address))
-        , authorizer_(*connection_, std::move(policy))
+        , authorizer_(*connection_, std::move(policy), "t.Auth")
         , object_(sdbus::createObject(*connection_, "/t"))
     {
         sdbus::IObject* object = object_.get();
-        object_->registerMethod("Change").onInterface("t.Auth").implementedAs([this, object] {
-            return guard_handler("Change", [&] {
-                authorizer_.require(*object->getCurrentlyProcessedMessage(), "Change");
-                return std::string("changed");
+        object_->registerMethod("Change").onInterface("t.Auth").implementedAs(
+            [this, object](sdbus::Result<std::string>&& result) {
+                auto reply = std::make_shared<sdbus::Result<std::string>>(std::move(result));
+                authorizer_.authorize(*object->getCurrentlyProcessedMessage(), "Change", Action::Manage,
+                                      [reply](const std::optional<sdbus::Error>& denial) {
+                                          if (denial)
+                                              reply->returnError(*denial);
+                                          else
+                                              reply->returnResults(std::string("changed"));
+                                      });
             });
-        });
         object_->registerMethod("Explode").onInterface("t.Auth").implementedAs([] {
             return guard_handler("Explode", []() -> std::string { throw std::runtime_error("boom"); });
         });
