@@ -66,10 +66,14 @@ Answer interpret_error(const std::string& name, const std::string& message, std:
         return a;
     }
     a.verdict = Verdict::Failed;
+    // Messages end a sentence ("Unit polkit.service is masked."); ours go on.
+    std::string text = message;
+    while (!text.empty() && (text.back() == '.' || text.back() == ' '))
+        text.pop_back();
     if (name == SD_BUS_ERROR_NO_REPLY)
-        a.error = "no answer from polkit within " + format_duration(timeout) + " (" + name + ": " + message + ")";
+        a.error = "no answer from polkit within " + format_duration(timeout) + " (" + name + ": " + text + ")";
     else
-        a.error = name + ": " + message;
+        a.error = name + ": " + text;
     return a;
 }
 

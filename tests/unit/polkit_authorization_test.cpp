@@ -85,8 +85,10 @@ TEST_CASE("no polkit on the bus is told apart from a polkit that fails", "[dbus]
     CHECK(refused.verdict == polkit::Verdict::Failed);
     CHECK(contains(refused.error, "org.freedesktop.PolicyKit1.Error.NotAuthorized: Only trusted callers"));
 
-    CHECK(polkit::interpret_error("org.freedesktop.systemd1.NoSuchUnit", "Unit polkit.service not found.", 20s)
-              .verdict == polkit::Verdict::Failed);
+    polkit::Answer masked = polkit::interpret_error("org.freedesktop.systemd1.UnitMasked",
+                                                    "Unit polkit.service is masked.", 20s);
+    CHECK(masked.verdict == polkit::Verdict::Failed);
+    CHECK(masked.error == "org.freedesktop.systemd1.UnitMasked: Unit polkit.service is masked"); // the period goes
 }
 
 TEST_CASE("each method needs its polkit action", "[dbus][auth][polkit]")
