@@ -20,6 +20,7 @@
 
 #include <fstream>
 #include <stdexcept>
+#include <tuple>
 
 using namespace hgw;
 using namespace hgw::bus;
@@ -50,6 +51,12 @@ public:
                                               reply->returnResults(std::string("changed"));
                                       });
             });
+        // What the authorizer reads of a call: its sender and whether it
+        // allows interactive authorization (polkit's AllowUserInteraction).
+        object_->registerMethod("CallInfo").onInterface("t.Auth").implementedAs([object] {
+            CallInfo info = call_info(*object->getCurrentlyProcessedMessage());
+            return std::make_tuple(info.sender, info.allow_interaction);
+        });
         object_->registerMethod("Explode").onInterface("t.Auth").implementedAs([] {
             return guard_handler("Explode", []() -> std::string { throw std::runtime_error("boom"); });
         });
@@ -140,6 +147,22 @@ TEST_CASE("the daemon's own uid is allowed without any group", "[dbus][auth][bus
     RunResult other = call_as(bus, {"--reuid=65534", "--regid=65534", "--clear-groups"}, "Change");
     CHECK(other.exit_code != 0);
     CHECK(contains(other.output, "uid 65534 may not call Change: only root and uid 1 may change the gateway"));
+}
+
+TEST_CASE("the call's allow-interactive-authorization flag is read as the caller set it", "[dbus][auth][bus]")
+{
+    PrivateBus bus;
+    AuthServer server(bus.address(), make_access_policy(std::nullopt, 0));
+    for (const std::string flag : {"yes", "no"}) {
+        INFO("--allow-interactive-authorization=" << flag);
+        RunResult r = run({"/usr/bin/busctl", "--address=" + bus.address(), "--allow-interactive-authorization=" + flag,
+                           "call", "t.Auth", "/t", "t.Auth", "CallInfo"});
+        INFO(r.output);
+        REQUIRE(r.exit_code == 0);
+        // "sb \":1.N\" true": the caller's unique name and the flag.
+        CHECK(contains(r.output, "sb \":1."));
+        CHECK(contains(r.output, flag == "yes" ? "\" true" : "\" false"));
+    }
 }
 
 TEST_CASE("a handler's non-D-Bus exception reaches the caller as Failed and the server lives on", "[dbus][errors][bus]")
