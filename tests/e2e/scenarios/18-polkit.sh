@@ -72,7 +72,7 @@ run_scenario() {
     local policy=/usr/share/polkit-1/actions/org.hermes.gateway1.policy manage clean out u
     manage=$(ns sed -n 's/.*<action id="\([^"]*\.manage\)".*/\1/p' "$policy")
     clean=$(ns sed -n 's/.*<action id="\([^"]*\.clean-pidfile\)".*/\1/p' "$policy")
-    [ -n "$manage" ] && [ -n "$clean" ] || fail "no actions in $policy"
+    { [ -n "$manage" ] && [ -n "$clean" ]; } || fail "no actions in $policy"
     for u in hgw-alice hgw-bob; do
         ns id "$u" >/dev/null 2>&1 || ns useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
     done
