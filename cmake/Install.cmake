@@ -1,5 +1,6 @@
 # What turns the two binaries into a service: systemd units, the D-Bus
-# policy and activation file, the default configuration, the update hook,
+# policy and activation file, the polkit actions and rules, the default
+# configuration, the update hook,
 # man pages and bash completion. The binaries' own install() rules are in
 # src/CMakeLists.txt.
 #
@@ -28,6 +29,10 @@ set(HGW_DBUS_SYSTEM_POLICY_DIR "${CMAKE_INSTALL_DATADIR}/dbus-1/system.d" CACHE 
     "Where the system bus policy goes")
 set(HGW_DBUS_SYSTEM_SERVICES_DIR "${CMAKE_INSTALL_DATADIR}/dbus-1/system-services" CACHE STRING
     "Where the system bus activation file goes")
+set(HGW_POLKIT_ACTIONS_DIR "${CMAKE_INSTALL_DATADIR}/polkit-1/actions" CACHE STRING
+    "Where the polkit actions go")
+set(HGW_POLKIT_RULES_DIR "${CMAKE_INSTALL_DATADIR}/polkit-1/rules.d" CACHE STRING
+    "Where the polkit rules go")
 set(HGW_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
     "Where bash completions go")
 # /etc/hermes whatever the prefix: it is where the daemon looks by default
@@ -91,7 +96,8 @@ foreach(unit
   hgw_rewrite_paths(units/${unit} file)
   install(FILES ${file} DESTINATION ${HGW_SYSTEMD_SYSTEM_UNIT_DIR})
 endforeach()
-foreach(unit hermes-gateway.service hermes-gateway@.service)
+foreach(unit hermes-gateway.service hermes-gateway@.service hermes-gateway-update.path
+    hermes-gateway-update.service)
   hgw_rewrite_paths(units/user/${unit} file)
   install(FILES ${file} DESTINATION ${HGW_SYSTEMD_USER_UNIT_DIR})
 endforeach()
@@ -103,6 +109,11 @@ install(PROGRAMS ${file} DESTINATION ${HGW_LIBEXEC_DIR})
 # ---- D-Bus
 install(FILES dbus/org.hermes.Gateway1.conf DESTINATION ${HGW_DBUS_SYSTEM_POLICY_DIR})
 install(FILES dbus/org.hermes.Gateway1.service DESTINATION ${HGW_DBUS_SYSTEM_SERVICES_DIR})
+
+# ---- polkit: the actions the daemon asks about, and the rule that lets the
+# allowed group in (used only where polkitd is installed)
+install(FILES polkit/org.hermes.gateway1.policy DESTINATION ${HGW_POLKIT_ACTIONS_DIR})
+install(FILES polkit/hermes-gatewayd.rules DESTINATION ${HGW_POLKIT_RULES_DIR})
 
 # ---- configuration: an existing file is an administrator's, never overwritten
 # (a package install starts from an empty DESTDIR, so it always gets it).

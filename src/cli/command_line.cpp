@@ -39,6 +39,31 @@ Invocation parse_pidfile(std::span<char* const> args)
     return r;
 }
 
+// ---- migrate
+
+Invocation parse_migrate(std::span<char* const> args)
+{
+    ScannedArgs s = scan_args(args, migrate_options(), "migrate");
+    if (s.help)
+        return HelpRequest{migrate_help()};
+    if (!s.words.empty())
+        throw UsageError("unexpected argument '" + s.words.front() + "' after 'migrate'");
+    if (s.flag("--system") && s.flag("--user"))
+        throw UsageError("--system and --user exclude each other: give one");
+    MigrateRequest r;
+    // Like systemctl: root moves the system's unit, users their own.
+    r.system = s.flag("--system") || (!s.flag("--user") && geteuid() == 0);
+    if (const std::string* profile = s.value("--profile")) {
+        if (!is_valid_profile_name(*profile))
+            throw UsageError("invalid profile name '" + *profile +
+                             "' (1 to 64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit)");
+        r.profile = *profile;
+    }
+    r.dry_run = s.flag("--dry-run");
+    r.undo = s.flag("--undo");
+    return r;
+}
+
 // ---- the bus commands
 
 std::chrono::microseconds duration_value(const std::string& text)
@@ -146,6 +171,8 @@ Invocation parse_command_line(int argc, char** argv)
     try {
         if (command == "pidfile")
             return parse_pidfile(args.subspan(1));
+        if (command == "migrate")
+            return parse_migrate(args.subspan(1));
         if (command == "fleet") {
             // Two words: `fleet handover` (the only fleet action so far).
             if (args.size() < 2 || std::string_view(args[1]) != "handover")

@@ -18,6 +18,14 @@ struct PidfileRequest {
     bool json = false;
 };
 
+// `migrate [--user|--system] [--profile P] [--dry-run] [--undo]`.
+struct MigrateRequest {
+    bool system = false;  // --system, or root without --user
+    std::string profile;  // "" for the default unit; a valid profile name otherwise
+    bool dry_run = false;
+    bool undo = false;
+};
+
 // --help anywhere: print this and exit 0.
 struct HelpRequest {
     std::string text;
@@ -31,7 +39,8 @@ struct UsageFailure {
     std::string hint; // "Run 'hermes-gatewayctl replace --help' for its options."
 };
 
-using Invocation = std::variant<HelpRequest, VersionRequest, UsageFailure, PidfileRequest, BusRequest>;
+using Invocation =
+    std::variant<HelpRequest, VersionRequest, UsageFailure, PidfileRequest, MigrateRequest, BusRequest>;
 
 Invocation parse_command_line(int argc, char** argv);
 

@@ -45,6 +45,18 @@ constexpr std::array kPidfileActions = {
                       "Remove a stale record under the lock (exit 0 done, 1 refused: live or busy, 4 unsafe)"},
 };
 
+constexpr std::string_view kMigrateSummary =
+    "Move a gateway from the unit Hermes installed (hermes gateway install) to hermes-gatewayd's, or back";
+
+constexpr std::array kMigrateOptions = {
+    OptionSpec{"--user", "", "Hermes' user unit, in ~/.config/systemd/user (the default when not root)"},
+    OptionSpec{"--system", "", "Hermes' system unit, in /etc/systemd/system (the default when root)"},
+    OptionSpec{"--profile", "NAME",
+               "The unit of this Hermes profile: hermes-gateway-NAME.service becomes hermes-gateway@NAME.service"},
+    OptionSpec{"--dry-run", "", "Print what it would do, and do nothing"},
+    OptionSpec{"--undo", "", "Go back: stop and disable ours, then put Hermes' unit back as it was"},
+};
+
 constexpr std::array kCommonBusOptions = {
     OptionSpec{"--system", "", "Use the system bus (the default when run as root)"},
     OptionSpec{"--user", "", "Use the user's session bus (the default when not root)"},
@@ -168,6 +180,11 @@ std::optional<PidfileAction> find_pidfile_action(std::string_view name)
     return std::nullopt;
 }
 
+std::span<const OptionSpec> migrate_options()
+{
+    return kMigrateOptions;
+}
+
 const BusCommandInfo* find_bus_command(std::string_view name)
 {
     for (const BusCommandInfo& c : kBusCommands)
@@ -192,9 +209,10 @@ std::string top_help()
     out += "       " + std::string(kProgram) + " --help | --version\n\n";
     out += "Commands:\n";
     out += row("pidfile show|check|clean", kPidfileSummary);
+    out += row("migrate", kMigrateSummary);
     for (const BusCommandInfo& c : kBusCommands)
         out += row(c.name, c.help);
-    out += "\nThe bus commands talk to hermes-gatewayd; pidfile works without it.\n\n";
+    out += "\nThe bus commands talk to hermes-gatewayd; pidfile and migrate work without it.\n\n";
     return out + std::string(kExitCodes);
 }
 
@@ -231,6 +249,23 @@ std::string bus_command_help(const BusCommandInfo& info)
     if (info.prints_progress)
         out += "Progress (the daemon's signals) is printed as it happens, unless --json.\n";
     return out + "\n" + std::string(kExitCodes);
+}
+
+std::string migrate_help()
+{
+    std::string out = wrap(kMigrateSummary, 0) + "\n";
+    out += "Usage: " + std::string(kProgram) + " migrate [--user|--system] [--profile NAME] [--dry-run] [--undo]\n\n";
+    out += wrap("It finds Hermes' unit (hermes-gateway.service, or hermes-gateway-NAME.service for a profile), prints "
+                "what it will do, and then: keeps a copy of it for --undo; gives hermes-gatewayd's unit what Hermes' "
+                "unit gave its gateway (its command in gatewayd.conf, its environment in a drop-in); stops Hermes' "
+                "unit and waits until it is down, disables it and removes its file (so that it no longer shadows "
+                "ours); then enables and starts ours, if Hermes' was enabled and running. Only one gateway runs at "
+                "any time; it is down from the stop until ours is ready. If a step fails, Hermes' unit is put back.",
+                0);
+    out += "\n" + options_section(kMigrateOptions);
+    out += "\nExit codes: 0 done (or --dry-run printed), 1 refused or failed (the message says why), 2 invalid "
+           "arguments.\n";
+    return out;
 }
 
 } // namespace hgw::cli

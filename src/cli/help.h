@@ -27,6 +27,8 @@ struct BusCommandInfo {
 std::span<const OptionSpec> pidfile_options();
 std::optional<PidfileAction> find_pidfile_action(std::string_view name);
 
+std::span<const OptionSpec> migrate_options();
+
 // The bus command called `name`, or nullptr.
 const BusCommandInfo* find_bus_command(std::string_view name);
 
@@ -37,5 +39,6 @@ std::string top_help();
 std::string pidfile_help();
 std::string pidfile_action_help(PidfileAction action);
 std::string bus_command_help(const BusCommandInfo& info);
+std::string migrate_help();
 
 } // namespace hgw::cli

@@ -7,7 +7,9 @@
 #include "cli/bus_module.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
+#include "cli/migrate/migrate_command.h"
 #include "cli/pidfile_command.h"
+#include "cli/status_warnings.h"
 
 #include <cstdio>
 #include <variant>
@@ -38,7 +40,13 @@ struct Runner {
         return exit_codes::kInvalidArgs;
     }
     int operator()(const PidfileRequest& r) const { return run_pidfile(r); }
-    int operator()(const BusRequest& r) const { return run_bus_command(r); }
+    int operator()(const MigrateRequest& r) const { return run_migrate(r); }
+    int operator()(const BusRequest& r) const
+    {
+        if (r.verb == BusVerb::Status)
+            warn_about_shadowing_units(r);
+        return run_bus_command(r);
+    }
 };
 
 } // namespace

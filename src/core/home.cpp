@@ -8,13 +8,20 @@
 
 namespace hgw {
 
-static std::string user_home_dir()
+std::filesystem::path user_home_dir()
 {
     if (const char* h = std::getenv("HOME"); h && *h)
         return h;
     if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_dir)
         return pw->pw_dir;
     return "/";
+}
+
+std::filesystem::path xdg_dir(const char* variable, const char* fallback)
+{
+    if (const char* x = std::getenv(variable); x && x[0] == '/')
+        return x;
+    return user_home_dir() / fallback;
 }
 
 std::filesystem::path default_home()
@@ -26,7 +33,7 @@ std::filesystem::path default_home()
         if (b != std::string::npos)
             return v.substr(b, e - b + 1);
     }
-    return std::filesystem::path(user_home_dir()) / ".hermes";
+    return user_home_dir() / ".hermes";
 }
 
 HomePaths paths_for(const std::filesystem::path& home)

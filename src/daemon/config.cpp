@@ -37,7 +37,6 @@
 #include <CLI/CLI.hpp>
 
 #include <grp.h>
-#include <pwd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -129,27 +128,12 @@ std::string format_duration(microseconds d)
     return std::to_string(d.count()) + "us";
 }
 
-std::string user_home()
-{
-    if (const char* h = std::getenv("HOME"); h && *h)
-        return h;
-    if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_dir)
-        return pw->pw_dir;
-    return "/";
-}
-
 // /etc for root, the XDG config directory for everyone else.
 std::string default_config_file()
 {
     if (::geteuid() == 0)
         return "/etc/hermes/gatewayd.conf";
-    std::filesystem::path base;
-    // The XDG spec says a relative $XDG_CONFIG_HOME is invalid and must be ignored.
-    if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && x[0] == '/')
-        base = x;
-    else
-        base = std::filesystem::path(user_home()) / ".config";
-    return (base / "hermes" / "gatewayd.conf").string();
+    return (xdg_dir("XDG_CONFIG_HOME", ".config") / "hermes" / "gatewayd.conf").string();
 }
 
 // Every option, bound to `raw`. Both parsing passes declare the same set.

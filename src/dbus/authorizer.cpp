@@ -1,132 +1,98 @@
 #include "dbus/authorizer.h"
 
-#include "dbus/bus_errors.h"
 #include "dbus/types.h"
+#include "util/bus_names.h"
 
-#include <sdbus-c++/Error.h>
+#include <systemd/sd-bus.h>
 
-#include <grp.h>
-#include <pwd.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
+#include <exception>
+#include <utility>
 
 namespace hgw::bus {
 
 namespace {
 
-// sysconf's suggestion for the getpw*_r/getgr*_r buffers, or a safe default.
-std::size_t initial_buffer_size(int name)
+// sdbus-c++ 1.2 has no accessor for a message's header flags, and keeps its
+// sd_bus_message* in a protected member. A derived class may form a pointer
+// to that member ([class.protected]) and read it from any Message.
+struct MessageAccess : sdbus::Message {
+    static sd_bus_message* raw(const sdbus::Message& m)
+    {
+        return static_cast<sd_bus_message*>(m.*(&MessageAccess::msg_));
+    }
+};
+
+std::string caller_label(uid_t uid)
 {
-    long n = ::sysconf(name);
-    return n > 0 ? static_cast<std::size_t>(n) : 16384;
+    return "uid " + std::to_string(uid);
 }
 
-std::optional<std::string> group_name(gid_t gid)
+sdbus::Error access_denied(const std::string& message)
 {
-    std::vector<char> buf(initial_buffer_size(_SC_GETGR_R_SIZE_MAX));
-    for (;;) {
-        group grp {};
-        group* found = nullptr;
-        int rc = ::getgrgid_r(gid, &grp, buf.data(), buf.size(), &found);
-        if (rc == ERANGE && buf.size() < (1u << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc != 0 || found == nullptr)
-            return std::nullopt;
-        return std::string(found->gr_name);
-    }
-}
-
-// The passwd entry's name and primary group, if the uid has one.
-std::optional<std::pair<std::string, gid_t>> passwd_entry(uid_t uid)
-{
-    std::vector<char> buf(initial_buffer_size(_SC_GETPW_R_SIZE_MAX));
-    for (;;) {
-        passwd pw {};
-        passwd* found = nullptr;
-        int rc = ::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found);
-        if (rc == ERANGE && buf.size() < (1u << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc != 0 || found == nullptr)
-            return std::nullopt;
-        return std::make_pair(std::string(found->pw_name), found->pw_gid);
-    }
-}
-
-// "a", "a and b", "a, b and c".
-std::string join_and(const std::vector<std::string>& parts)
-{
-    std::string out;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (i > 0)
-            out += (i + 1 == parts.size()) ? " and " : ", ";
-        out += parts[i];
-    }
-    return out;
+    return sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED, message);
 }
 
 } // namespace
 
-AccessPolicy make_access_policy(std::optional<gid_t> allowed_group, uid_t daemon_uid)
+const char* action_id(Action action)
 {
-    AccessPolicy p;
-    p.daemon_uid = daemon_uid;
-    p.allowed_group = allowed_group;
-    if (allowed_group) {
-        auto name = group_name(*allowed_group);
-        p.group_label = name ? *name + " (gid " + std::to_string(*allowed_group) + ")"
-                             : std::to_string(*allowed_group);
+    switch (action) {
+    case Action::Manage: return HGW_POLKIT_ACTION_MANAGE;
+    case Action::CleanPidFile: return HGW_POLKIT_ACTION_CLEAN_PID_FILE;
     }
-    return p;
+    return HGW_POLKIT_ACTION_MANAGE;
 }
 
-bool may_change(const AccessPolicy& policy, const Caller& caller)
+CallInfo call_info(const sdbus::Message& call)
 {
-    if (caller.uid == 0 || caller.uid == policy.daemon_uid)
-        return true;
-    if (!policy.allowed_group)
-        return false;
-    return std::find(caller.groups.begin(), caller.groups.end(), *policy.allowed_group) != caller.groups.end();
+    CallInfo info;
+    info.sender = call.getSender();
+    sd_bus_message* raw = MessageAccess::raw(call);
+    info.allow_interaction = raw != nullptr && sd_bus_message_get_allow_interactive_authorization(raw) > 0;
+    return info;
 }
 
-std::string denial_message(const AccessPolicy& policy, uid_t uid, std::string_view method)
+std::optional<sdbus::Error> decide(const AccessPolicy& policy, const Caller& caller, std::string_view method,
+                                   std::string_view action, bool allow_interaction, const polkit::Answer& answer)
 {
-    std::vector<std::string> who = {"root"};
-    if (policy.daemon_uid != 0)
-        who.push_back("uid " + std::to_string(policy.daemon_uid));
-    if (policy.allowed_group)
-        who.push_back("group " + (policy.group_label.empty() ? std::to_string(*policy.allowed_group)
-                                                             : policy.group_label));
-    return "uid " + std::to_string(uid) + " may not call " + std::string(method) + ": only " + join_and(who) +
-           " may change the gateway";
-}
-
-std::vector<gid_t> groups_of_user(uid_t uid)
-{
-    auto entry = passwd_entry(uid);
-    if (!entry)
-        return {};
-    const auto& [name, primary] = *entry;
-    std::vector<gid_t> groups(32);
-    for (;;) {
-        int n = static_cast<int>(groups.size());
-        if (::getgrouplist(name.c_str(), primary, groups.data(), &n) >= 0) {
-            groups.resize(static_cast<std::size_t>(n));
-            return groups;
-        }
-        // Too small: n now holds the size needed.
-        groups.resize(static_cast<std::size_t>(std::max(n, static_cast<int>(groups.size()) * 2)));
+    const std::string who = caller_label(caller.uid);
+    const std::string call = std::string(method);
+    const std::string act = "polkit action " + std::string(action);
+    switch (answer.verdict) {
+    case polkit::Verdict::Authorized:
+        return std::nullopt;
+    case polkit::Verdict::Absent:
+        if (may_change(policy, caller))
+            return std::nullopt;
+        return access_denied(denial_message(policy, caller.uid, method));
+    case polkit::Verdict::Challenge:
+        if (!allow_interaction)
+            return sdbus::Error(SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                who + " may not call " + call + " without authenticating for " + act +
+                                    "; call again allowing interactive authorization, with an authentication "
+                                    "agent running (pkttyagent, or the desktop's)");
+        // polkit asks an agent itself when interaction is allowed: a
+        // challenge coming back means there is none for this caller.
+        return access_denied(who + " may not call " + call + ": " + act +
+                             " needs authentication, and no authentication agent is there for the caller "
+                             "(start one: pkttyagent, or the desktop's)");
+    case polkit::Verdict::NotAuthorized:
+        return access_denied(who + " may not call " + call + ": " + act + " is not granted" +
+                             (answer.dismissed ? " (the authentication was dismissed)" : ""));
+    case polkit::Verdict::Failed:
+        break;
     }
+    return access_denied(who + " may not call " + call + ": polkit did not decide on action " + std::string(action) +
+                         ": " + answer.error +
+                         "; while polkit fails, only root and uid " + std::to_string(policy.daemon_uid) +
+                         " may change the gateway");
 }
 
-Authorizer::Authorizer(sdbus::IConnection& connection, AccessPolicy policy)
+Authorizer::Authorizer(sdbus::IConnection& connection, AccessPolicy policy, std::string bus_name)
     : policy_(std::move(policy))
+    , bus_name_(std::move(bus_name))
     , bus_daemon_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus"))
+    , polkit_(connection)
 {
 }
 
@@ -156,17 +122,50 @@ Caller Authorizer::identify(const std::string& sender) const
     return caller;
 }
 
-void Authorizer::require(const sdbus::Message& call, std::string_view method) const
+void Authorizer::authorize(const sdbus::Message& call, std::string_view method, Action action, Decided decided)
 {
-    Caller caller;
+    // Decided here (`now`; nothing: allowed) or handed to polkit. `decided`
+    // runs outside the try, so that nothing it does is taken for a failure
+    // to decide and answered twice.
+    std::optional<sdbus::Error> now;
     try {
-        caller = identify(call.getSender());
+        CallInfo info = call_info(call);
+        Caller caller;
+        try {
+            caller = identify(info.sender);
+        } catch (const sdbus::Error& e) {
+            throw access_denied("cannot identify the caller of " + std::string(method) + ": " + e.getMessage());
+        }
+        if (!always_allowed(policy_, caller.uid)) {
+            // A copy: if polkit cannot be asked, ours answers below.
+            ask_polkit(info, caller, method, action, decided);
+            return;
+        }
     } catch (const sdbus::Error& e) {
-        throw sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED,
-                           "cannot identify the caller of " + std::string(method) + ": " + e.getMessage());
+        now = e.getName() == HGW_BUS_ERROR_ACCESS_DENIED
+                  ? e
+                  : access_denied("cannot ask polkit whether " + std::string(method) + " may be called: " +
+                                  e.getName() + ": " + e.getMessage());
+    } catch (const std::exception& e) {
+        now = access_denied("cannot authorize the caller of " + std::string(method) + ": " + e.what());
     }
-    if (!may_change(policy_, caller))
-        throw sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED, denial_message(policy_, caller.uid, method));
+    decided(now);
+}
+
+void Authorizer::ask_polkit(const CallInfo& info, const Caller& caller, std::string_view method, Action action,
+                            Decided decided)
+{
+    polkit::Request request;
+    request.sender = info.sender;
+    request.action_id = action_id(action);
+    request.allow_interaction = info.allow_interaction;
+    request.details = {{"bus_name", bus_name_}, {"method", std::string(method)}};
+    if (policy_.group_name)
+        request.details.emplace("allowed_group", *policy_.group_name);
+    polkit_.check(request, [policy = policy_, caller, method = std::string(method), request,
+                            decided = std::move(decided)](const polkit::Answer& answer) {
+        decided(decide(policy, caller, method, request.action_id, request.allow_interaction, answer));
+    });
 }
 
 } // namespace hgw::bus

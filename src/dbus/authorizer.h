@@ -1,7 +1,17 @@
 #pragma once
 // Who may call the methods that change the gateway (Replace, Restart,
-// Start, Stop, CleanPidFile): root, the daemon's own uid, and members of the
-// configured group. Reads are open to everyone.
+// Start, Stop: the polkit action HGW_POLKIT_ACTION_MANAGE; CleanPidFile:
+// HGW_POLKIT_ACTION_CLEAN_PID_FILE). Reads are open to everyone.
+//
+//  1. Root and the daemon's own uid are allowed at once, without asking
+//     polkit (as systemd allows root): the administrator and the update
+//     hook are never locked out, even while polkit fails.
+//  2. Anyone else: polkit decides (polkit_check.h), honouring the call's
+//     allow-interactive-authorization flag.
+//  3. On a bus without polkit (a private or session bus, or no polkitd
+//     installed): the daemon's own rule (access_policy.h), i.e. members of
+//     the allowed group.
+// A polkit that is there but does not decide denies (fails closed).
 //
 // The caller's identity comes from the bus daemon (GetConnectionCredentials:
 // UnixUserID and UnixGroupIDs), which recorded it from the kernel
@@ -10,68 +20,76 @@
 // dbus-daemon, sd-bus fills them in from /proc/<pid>/status at the time of
 // the call, which names whatever process has that PID by then (the caller
 // may have exited and its PID been reused) and fails outright once the
-// caller is gone.
+// caller is gone. polkit is told the caller's bus name, for the same reason.
 
+#include "dbus/access_policy.h"
+#include "dbus/polkit_check.h"
+
+#include <sdbus-c++/Error.h>
 #include <sdbus-c++/IConnection.h>
 #include <sdbus-c++/IProxy.h>
 #include <sdbus-c++/Message.h>
 
-#include <sys/types.h>
-
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace hgw::bus {
 
-struct AccessPolicy {
-    uid_t daemon_uid = 0;
-    std::optional<gid_t> allowed_group;
-    std::string group_label; // for messages: "hermes (gid 1001)", or "1001" without a name; empty without a group
+enum class Action { Manage, CleanPidFile };
+
+// HGW_POLKIT_ACTION_*.
+const char* action_id(Action action);
+
+// What authorization needs to know of a call; read while its handler runs.
+struct CallInfo {
+    std::string sender;             // unique bus name
+    bool allow_interaction = false; // the ALLOW_INTERACTIVE_AUTHORIZATION header flag
 };
+CallInfo call_info(const sdbus::Message& call);
 
-// The identity of the process that sent a call.
-struct Caller {
-    uid_t uid = 0;
-    std::vector<gid_t> groups; // every group it had: primary and supplementary
-};
-
-// The policy for this daemon; looks up the group's name for messages.
-AccessPolicy make_access_policy(std::optional<gid_t> allowed_group, uid_t daemon_uid);
-
-// The decision itself: root, the daemon's uid, or a member of the allowed group.
-bool may_change(const AccessPolicy& policy, const Caller& caller);
-
-// "uid N may not call X: only root, uid M and group G may change the gateway".
-std::string denial_message(const AccessPolicy& policy, uid_t uid, std::string_view method);
-
-// A user's groups from the user database (getgrouplist on its passwd entry),
-// including its primary group; empty when the uid has no passwd entry. Used
-// only when the bus does not report the caller's groups.
-std::vector<gid_t> groups_of_user(uid_t uid);
+// What polkit's answer means for `caller`: nothing (allowed), or the error
+// to answer the call with. Names the method and, when polkit decided, the
+// action.
+std::optional<sdbus::Error> decide(const AccessPolicy& policy, const Caller& caller, std::string_view method,
+                                   std::string_view action, bool allow_interaction, const polkit::Answer& answer);
 
 class Authorizer {
 public:
-    // Asks the bus daemon of `connection` about callers. The connection must
-    // outlive the Authorizer.
-    Authorizer(sdbus::IConnection& connection, AccessPolicy policy);
+    // nullopt: allowed; else the error to answer the call with.
+    using Decided = std::function<void(const std::optional<sdbus::Error>& denial)>;
 
-    // Throws sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED) unless the sender of
-    // `call` may call `method`. Makes a blocking call to the bus daemon, as
-    // sd-bus's own credential look-ups do: call it on the bus's thread,
-    // inside the method handler.
-    void require(const sdbus::Message& call, std::string_view method) const;
+    // Asks the bus daemon of `connection` about callers, and polkit on that
+    // bus. The connection must outlive the Authorizer. `bus_name` (ours)
+    // is passed to polkit as the detail "bus_name", the allowed group's
+    // name as "allowed_group".
+    Authorizer(sdbus::IConnection& connection, AccessPolicy policy, std::string bus_name);
+
+    // Decides whether the sender of `call` may call `method`, which needs
+    // `action`, and tells `decided` exactly once: at once (root, our uid,
+    // an unknown caller) or later from the bus's dispatch (polkit's
+    // answer); never if the Authorizer is destroyed before polkit answers.
+    // Call it on the bus's thread, inside the method handler. `decided`
+    // must not throw.
+    void authorize(const sdbus::Message& call, std::string_view method, Action action, Decided decided);
 
     // The identity of the connection with this unique name. Throws sdbus::Error.
+    // A blocking call to the bus daemon, as sd-bus's own credential look-ups.
     [[nodiscard]] Caller identify(const std::string& sender) const;
 
     [[nodiscard]] const AccessPolicy& policy() const { return policy_; }
 
 private:
+    // Hands the decision to polkit. Throws sdbus::Error if it cannot be asked.
+    void ask_polkit(const CallInfo& info, const Caller& caller, std::string_view method, Action action,
+                    Decided decided);
+
     AccessPolicy policy_;
+    std::string bus_name_;
     std::unique_ptr<sdbus::IProxy> bus_daemon_;
+    polkit::Checker polkit_;
 };
 
 } // namespace hgw::bus

@@ -57,12 +57,16 @@ public:
             fail(to_bus_error(r));
             return;
         }
-        answer([&] {
-            if constexpr (sizeof...(Out) == 0)
-                result_.returnResults();
-            else
-                result_.returnResults(as_u32(r.pid), r.generation);
-        });
+        if constexpr (sizeof...(Out) == 0)
+            succeed();
+        else
+            succeed(as_u32(r.pid), r.generation);
+    }
+
+    template <typename... Args>
+    void succeed(Args&&... args)
+    {
+        answer([&] { result_.returnResults(std::forward<Args>(args)...); });
     }
 
     void fail(const sdbus::Error& e)
@@ -94,19 +98,14 @@ private:
     bool answered_ = false;
 };
 
-// Runs `begin(completion)` for an async method. Whatever `begin` throws
-// (access denied, bad options, a supervisor error) is answered through the
-// Result: the handler itself never throws, so the call is answered once.
-template <typename... Out, typename Begin>
-void run_async(const std::shared_ptr<sdbus::IConnection>& connection, const char* method,
-               sdbus::Result<Out...>&& result, Begin&& begin)
+template <typename... Out>
+using ReplyPtr = std::shared_ptr<PendingReply<Out...>>;
+
+// The supervisor's completion for an operation answered through `reply`.
+template <typename... Out>
+daemon::Completion completion_for(const ReplyPtr<Out...>& reply)
 {
-    auto reply = std::make_shared<PendingReply<Out...>>(connection, std::move(result), method);
-    try {
-        begin(daemon::Completion([reply](const OpResult& r) { reply->complete(r); }));
-    } catch (...) {
-        reply->fail(current_exception_as_bus_error(method));
-    }
+    return daemon::Completion([reply](const OpResult& r) { reply->complete(r); });
 }
 
 // Signals are sent from supervisor callbacks: a failure to send is logged,
@@ -207,7 +206,8 @@ ManagerObject::ManagerObject(std::shared_ptr<sdbus::IConnection> connection, dae
     , connection_(std::move(connection))
     , loop_(loop)
     , supervisor_(supervisor)
-    , authorizer_(*connection_, make_access_policy(supervisor.config().allowed_group, ::geteuid()))
+    , authorizer_(*connection_, make_access_policy(supervisor.config().allowed_group, ::geteuid()),
+                  supervisor.config().bus_name())
     , announced_(supervisor.snapshot())
     , known_(announced_)
 {
@@ -225,12 +225,32 @@ ManagerObject::~ManagerObject()
     unregisterAdaptor();
 }
 
-void ManagerObject::authorize(const char* method) const
+// Authorizes the caller for `action`, at once or when polkit answers, then
+// runs `begin(reply)`. Whatever fails (access denied, bad options, a
+// supervisor error) is answered through the reply: the handler itself never
+// throws, so the call is answered once. `begin` runs only while this object
+// lives: the Authorizer, a member, drops polkit's pending answers with it.
+template <typename... Out, typename Begin>
+void ManagerObject::run_authorized(const char* method, Action action, sdbus::Result<Out...>&& result, Begin begin)
 {
+    auto reply = std::make_shared<PendingReply<Out...>>(connection_, std::move(result), method);
     const sdbus::Message* call = getObject().getCurrentlyProcessedMessage();
-    if (call == nullptr)
-        throw sdbus::Error(HGW_BUS_ERROR_FAILED, std::string(method) + ": no method call is being processed");
-    authorizer_.require(*call, method);
+    if (call == nullptr) {
+        reply->fail(sdbus::Error(HGW_BUS_ERROR_FAILED, std::string(method) + ": no method call is being processed"));
+        return;
+    }
+    authorizer_.authorize(*call, method, action,
+                          [reply, method, begin = std::move(begin)](const std::optional<sdbus::Error>& denial) {
+                              if (denial) {
+                                  reply->fail(*denial);
+                                  return;
+                              }
+                              try {
+                                  begin(reply);
+                              } catch (...) {
+                                  reply->fail(current_exception_as_bus_error(method));
+                              }
+                          });
 }
 
 // ---- Methods ----
@@ -258,41 +278,37 @@ VariantMap ManagerObject::GetStatus()
 
 void ManagerObject::Replace(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async(connection_, HGW_BUS_METHOD_REPLACE, std::move(result), [&](daemon::Completion done) {
-        authorize(HGW_BUS_METHOD_REPLACE);
-        supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/false, std::move(done));
+    run_authorized(HGW_BUS_METHOD_REPLACE, Action::Manage, std::move(result), [this, options](const auto& reply) {
+        supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/false, completion_for(reply));
     });
 }
 
 void ManagerObject::Restart(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async(connection_, HGW_BUS_METHOD_RESTART, std::move(result), [&](daemon::Completion done) {
-        authorize(HGW_BUS_METHOD_RESTART);
-        supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/true, std::move(done));
+    run_authorized(HGW_BUS_METHOD_RESTART, Action::Manage, std::move(result), [this, options](const auto& reply) {
+        supervisor_.replace(parse_op_options(options), /*restart_if_stopped=*/true, completion_for(reply));
     });
 }
 
 void ManagerObject::Start(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options)
 {
-    run_async(connection_, HGW_BUS_METHOD_START, std::move(result), [&](daemon::Completion done) {
-        authorize(HGW_BUS_METHOD_START);
-        supervisor_.start(parse_op_options(options), std::move(done));
+    run_authorized(HGW_BUS_METHOD_START, Action::Manage, std::move(result), [this, options](const auto& reply) {
+        supervisor_.start(parse_op_options(options), completion_for(reply));
     });
 }
 
 void ManagerObject::Stop(sdbus::Result<>&& result, VariantMap options)
 {
-    run_async(connection_, HGW_BUS_METHOD_STOP, std::move(result), [&](daemon::Completion done) {
-        authorize(HGW_BUS_METHOD_STOP);
-        supervisor_.stop(parse_op_options(options), std::move(done));
+    run_authorized(HGW_BUS_METHOD_STOP, Action::Manage, std::move(result), [this, options](const auto& reply) {
+        supervisor_.stop(parse_op_options(options), completion_for(reply));
     });
 }
 
 void ManagerObject::FleetHandover(sdbus::Result<>&& result, VariantMap options)
 {
-    run_async(connection_, HGW_BUS_METHOD_FLEET_HANDOVER, std::move(result), [&](daemon::Completion done) {
-        authorize(HGW_BUS_METHOD_FLEET_HANDOVER);
-        (void)parse_op_options(options); // checked like every operation's, none used yet
+    run_authorized(HGW_BUS_METHOD_FLEET_HANDOVER, Action::Manage, std::move(result), [this, options](const auto& reply) {
+        (void)parse_op_options(options); // checked like every operation's; none is used yet
+        daemon::Completion done = completion_for(reply);
         if (!fleet_) {
             done(daemon::OpResult{daemon::OpError::NotRunning, "this daemon runs no fleet (no --fleet-endpoints)", 0, 0});
             return;
@@ -309,10 +325,9 @@ std::tuple<std::string, VariantMap> ManagerObject::ValidatePidFile()
     });
 }
 
-std::tuple<bool, std::string> ManagerObject::CleanPidFile()
+void ManagerObject::CleanPidFile(sdbus::Result<bool, std::string>&& result)
 {
-    return guard_handler(HGW_BUS_METHOD_CLEAN_PID_FILE, [&] {
-        authorize(HGW_BUS_METHOD_CLEAN_PID_FILE);
+    run_authorized(HGW_BUS_METHOD_CLEAN_PID_FILE, Action::CleanPidFile, std::move(result), [this](const auto& reply) {
         // clean() takes gateway.lock for a moment; a gateway we are
         // starting right then would find it held and exit. Only clean
         // while no operation of ours is under way.
@@ -323,15 +338,15 @@ std::tuple<bool, std::string> ManagerObject::CleanPidFile()
                                                        "; clean the PID file once that is over");
 
         CleanOutcome outcome = clean(supervisor_.paths());
-        using Action = CleanOutcome::Action;
-        bool removed = outcome.action == Action::Removed || outcome.action == Action::Quarantined;
+        using CleanAction = CleanOutcome::Action;
+        bool removed = outcome.action == CleanAction::Removed || outcome.action == CleanAction::Quarantined;
         std::string verdict(to_string(outcome.verdict.kind));
         if (removed) {
             const auto& record = outcome.verdict.record();
             pid_t stale = record ? record->pid : 0;
             emit_safely(HGW_BUS_SIGNAL_PID_FILE_REPAIRED, [&] { emitPidFileRepaired(verdict, as_u32(stale)); });
         }
-        return std::make_tuple(removed, verdict);
+        reply->succeed(removed, verdict);
     });
 }
 

@@ -4,8 +4,9 @@
 //
 // Every handler converts exceptions to sdbus::Error (anything else would
 // kill the daemon in sdbus-c++ 1.2). Methods that change state (Replace,
-// Restart, Start, Stop, CleanPidFile) check the caller first; see
-// authorizer.h. All of it runs on the bus's (the loop's) thread.
+// Restart, Start, Stop, CleanPidFile) are asynchronous and check the caller
+// first, which may mean waiting for polkit's answer without blocking the
+// loop; see authorizer.h. All of it runs on the bus's (the loop's) thread.
 //
 // Properties: the supervisor only says "changed". The object then schedules
 // one deferred callback (once per loop iteration, however many changes came)
@@ -76,7 +77,7 @@ private:
     void Start(sdbus::Result<std::uint32_t, std::uint64_t>&& result, VariantMap options) override;
     void Stop(sdbus::Result<>&& result, VariantMap options) override;
     std::tuple<std::string, VariantMap> ValidatePidFile() override;
-    std::tuple<bool, std::string> CleanPidFile() override;
+    void CleanPidFile(sdbus::Result<bool, std::string>&& result) override;
     void FleetHandover(sdbus::Result<>&& result, VariantMap options) override;
 
     // Properties (read only from bus dispatch, never from a transition).
@@ -110,9 +111,10 @@ private:
     void announce(const daemon::Snapshot& now) noexcept;
     void emit_properties_changed(const std::map<std::string, sdbus::Variant>& values) noexcept;
 
-    // Throws sdbus::Error(HGW_BUS_ERROR_ACCESS_DENIED) unless the caller of
-    // the method being handled may change the gateway.
-    void authorize(const char* method) const;
+    // Answers the call being handled through `result`: authorizes its
+    // caller for `action`, then runs `begin(reply)` (see the .cpp).
+    template <typename... Out, typename Begin>
+    void run_authorized(const char* method, Action action, sdbus::Result<Out...>&& result, Begin begin);
 
     std::shared_ptr<sdbus::IConnection> connection_;
     daemon::EventLoop& loop_;

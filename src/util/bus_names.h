@@ -64,3 +64,10 @@
    running one was left alone. */
 #define HGW_BUS_ERROR_CANNOT_START HGW_BUS_ERROR_PREFIX "CannotStart"
 #define HGW_BUS_ERROR_FAILED HGW_BUS_ERROR_PREFIX "Failed"
+
+/* polkit actions, defined by polkit/org.hermes.gateway1.policy: the
+   daemon asks polkit about them on a bus where polkit runs (the system
+   bus). MANAGE covers Replace, Restart, Start and Stop. */
+#define HGW_POLKIT_ACTION_PREFIX "org.hermes.gateway1."
+#define HGW_POLKIT_ACTION_MANAGE HGW_POLKIT_ACTION_PREFIX "manage"
+#define HGW_POLKIT_ACTION_CLEAN_PID_FILE HGW_POLKIT_ACTION_PREFIX "clean-pidfile"

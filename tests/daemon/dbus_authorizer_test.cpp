@@ -1,6 +1,7 @@
 // The D-Bus layer on a real, private dbus-daemon: authorization of real
-// callers running as other uids and groups (setpriv), exception conversion
-// at the handler boundary, and the bus names profiles map to.
+// callers running as other uids and groups (setpriv) on a bus without
+// polkit, exception conversion at the handler boundary, and the bus names
+// profiles map to.
 
 #include "dbus/authorizer.h"
 #include "dbus/bus_errors.h"
@@ -19,6 +20,7 @@
 
 #include <fstream>
 #include <stdexcept>
+#include <tuple>
 
 using namespace hgw;
 using namespace hgw::bus;
@@ -27,20 +29,33 @@ using namespace hgw::test;
 namespace {
 
 // A server object whose method Change is guarded by an Authorizer, served
-// by sdbus-c++'s own loop thread.
+// by sdbus-c++'s own loop thread. Change is asynchronous, as the daemon's
+// methods are: the Authorizer may answer later, once polkit has. On these
+// private buses polkit is absent, so the daemon's own rule decides.
 class AuthServer {
 public:
     AuthServer(const std::string& address, AccessPolicy policy)
         : connection_(sdbus::createSessionBusConnectionWithAddress(address))
-        , authorizer_(*connection_, std::move(policy))
+        , authorizer_(*connection_, std::move(policy), "t.Auth")
         , object_(sdbus::createObject(*connection_, "/t"))
     {
         sdbus::IObject* object = object_.get();
-        object_->registerMethod("Change").onInterface("t.Auth").implementedAs([this, object] {
-            return guard_handler("Change", [&] {
-                authorizer_.require(*object->getCurrentlyProcessedMessage(), "Change");
-                return std::string("changed");
+        object_->registerMethod("Change").onInterface("t.Auth").implementedAs(
+            [this, object](sdbus::Result<std::string>&& result) {
+                auto reply = std::make_shared<sdbus::Result<std::string>>(std::move(result));
+                authorizer_.authorize(*object->getCurrentlyProcessedMessage(), "Change", Action::Manage,
+                                      [reply](const std::optional<sdbus::Error>& denial) {
+                                          if (denial)
+                                              reply->returnError(*denial);
+                                          else
+                                              reply->returnResults(std::string("changed"));
+                                      });
             });
+        // What the authorizer reads of a call: its sender and whether it
+        // allows interactive authorization (polkit's AllowUserInteraction).
+        object_->registerMethod("CallInfo").onInterface("t.Auth").implementedAs([object] {
+            CallInfo info = call_info(*object->getCurrentlyProcessedMessage());
+            return std::make_tuple(info.sender, info.allow_interaction);
         });
         object_->registerMethod("Explode").onInterface("t.Auth").implementedAs([] {
             return guard_handler("Explode", []() -> std::string { throw std::runtime_error("boom"); });
@@ -132,6 +147,22 @@ TEST_CASE("the daemon's own uid is allowed without any group", "[dbus][auth][bus
     RunResult other = call_as(bus, {"--reuid=65534", "--regid=65534", "--clear-groups"}, "Change");
     CHECK(other.exit_code != 0);
     CHECK(contains(other.output, "uid 65534 may not call Change: only root and uid 1 may change the gateway"));
+}
+
+TEST_CASE("the call's allow-interactive-authorization flag is read as the caller set it", "[dbus][auth][bus]")
+{
+    PrivateBus bus;
+    AuthServer server(bus.address(), make_access_policy(std::nullopt, 0));
+    for (const std::string flag : {"yes", "no"}) {
+        INFO("--allow-interactive-authorization=" << flag);
+        RunResult r = run({"/usr/bin/busctl", "--address=" + bus.address(), "--allow-interactive-authorization=" + flag,
+                           "call", "t.Auth", "/t", "t.Auth", "CallInfo"});
+        INFO(r.output);
+        REQUIRE(r.exit_code == 0);
+        // "sb \":1.N\" true": the caller's unique name and the flag.
+        CHECK(contains(r.output, "sb \":1."));
+        CHECK(contains(r.output, flag == "yes" ? "\" true" : "\" false"));
+    }
 }
 
 TEST_CASE("a handler's non-D-Bus exception reaches the caller as Failed and the server lives on", "[dbus][errors][bus]")

@@ -5,8 +5,8 @@
 # everything built on it need PID1, the sandbox's PID 1 as the host sees it,
 # which the runner sets once systemd is up.
 # SC2016: eval/sh -c bodies are single-quoted on purpose; SC2034: the
-# settings are the scenarios'.
-# shellcheck disable=SC2016,SC2034
+# settings are the scenarios'; SC2154: src and here are the runner's.
+# shellcheck disable=SC2016,SC2034,SC2154
 
 T=30            # generous timeout (s) for every wait
 NRESTARTS=${HGW_E2E_RESTARTS:-50}   # 04-restarts
@@ -44,9 +44,15 @@ STOCK_HOME=/var/lib/hermes-stock
 gateways() { ns pgrep -f -- "$GW_PAT" | sort -n; }   # pids in the sandbox
 ngateways() { gateways | wc -l; }
 mainpid() { ns systemctl show -P MainPID hermes-gateway.service; }
-prop() { ns busctl get-property org.hermes.Gateway1 /org/hermes/Gateway1 org.hermes.Gateway1.Manager "$1" | awk '{print $2}' | tr -d '"'; }
-record_pid() { ns cat /var/lib/hermes/gateway.pid 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null; }
-pidfile_check() { ns hermes-gatewayctl pidfile check --home /var/lib/hermes; }
+# The bus names, from the one header that defines them.
+bus_define() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$src/src/util/bus_names.h"; }
+BUS_NAME=$(bus_define HGW_BUS_NAME)
+BUS_PATH=$(bus_define HGW_BUS_PATH)
+BUS_IFACE=$BUS_NAME.Manager
+prop() { ns busctl get-property "$BUS_NAME" "$BUS_PATH" "$BUS_IFACE" "$1" | awk '{print $2}' | tr -d '"'; }
+# record_pid [HOME]: the pid in HOME's gateway.pid (default: the system unit's home).
+record_pid() { ns cat "${1:-/var/lib/hermes}/gateway.pid" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null; }
+pidfile_check() { ns hermes-gatewayctl pidfile check --home "${1:-/var/lib/hermes}"; }
 race_lost() { ns journalctl -q --no-pager -u "$1" | grep -c 'PID file race lost'; }
 # The stub's other refusal: a second gateway found the first one's lock.
 lock_refused() { ns journalctl -q --no-pager -u "$1" | grep -c 'runtime lock is already held'; }
@@ -57,14 +63,18 @@ healthy() {
     local g; g=$(gateways)
     [ "$(printf '%s\n' "$g" | grep -c .)" = 1 ] || return 1
     [ "$(ns ps -o ppid= -p "$g" | tr -d ' ')" = "$(mainpid)" ] || return 1
-    [ "$(record_pid)" = "$g" ] || return 1
-    local out; out=$(pidfile_check 2>&1) || return 1
-    # The record's gateway holds gateway.lock, as /proc/locks shows and the
-    # daemon's validator must see.
-    printf '%s\n' "$out" | grep -q 'not held' && return 1
-    ns grep -Eq "FLOCK +ADVISORY +WRITE +$g " /proc/locks || return 1
+    record_true /var/lib/hermes "$g" || return 1
     [ "$(prop GatewayPID)" = "$g" ] || return 1
     [ "$(prop Ready)" = true ]
+}
+# record_true HOME PID: HOME's record names PID, `pidfile check` says live,
+# and PID holds gateway.lock, as /proc/locks shows and the daemon's
+# validator must see.
+record_true() {
+    [ "$(record_pid "$1")" = "$2" ] || return 1
+    local out; out=$(pidfile_check "$1" 2>&1) || return 1
+    grep -q 'not held' <<<"$out" && return 1
+    ns grep -Eq "FLOCK +ADVISORY +WRITE +$2 " /proc/locks
 }
 fail() { log "FAIL: $*"; return 1; }
 # The journal's position now, to read only what a scenario caused
@@ -81,3 +91,7 @@ dpkg_do() {   # dpkg ARGS..., output to the log; stdin closed so a prompt fails
 }
 pkg_status() { ns dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null; }
 activatable() { ns busctl list --activatable --no-legend 2>/dev/null | grep -q '^org\.hermes\.Gateway1 '; }
+
+# A user's own service, under a real user manager (19-user-service and after).
+# shellcheck source=tests/e2e/lib-user.sh
+. "$here/lib-user.sh"

@@ -59,7 +59,7 @@ RunResult run_traced(const std::vector<std::string>& args, const TempHome& home)
 
 } // namespace
 
-TEST_CASE("hermes-gatewayctl pidfile, --help and usage errors load no bus library", "[cli][lean]")
+TEST_CASE("hermes-gatewayctl pidfile, migrate, --help and usage errors load no bus library", "[cli][lean]")
 {
     TempHome home;
     const std::string dir = home.dir().string();
@@ -74,6 +74,9 @@ TEST_CASE("hermes-gatewayctl pidfile, --help and usage errors load no bus librar
         {{"pidfile", "clean", "--home", dir}, 0},
         {{"--help"}, 0},
         {{"replace", "--help"}, 0},
+        {{"migrate", "--help"}, 0},
+        // Nothing recorded: refused before any systemctl runs.
+        {{"migrate", "--user", "--undo", "--dry-run"}, 1},
         {{"--version"}, 0},
         {{"status", "--no-such-option"}, 2},
     };

@@ -99,3 +99,27 @@ TEST_CASE("the shipped units and the activation file name the header's bus name"
     }
     CHECK(capture(read_source("dbus/" HGW_BUS_NAME ".service"), R"((?:^|\n)Name=(\S+))") == HGW_BUS_NAME);
 }
+
+TEST_CASE("the polkit policy defines the header's actions, owned by the service account", "[dbus][vocabulary][polkit]")
+{
+    const std::string policy = read_source("polkit/org.hermes.gateway1.policy");
+    std::vector<std::string> ids;
+    const std::regex action(R"(<action id="([^"]+)\")");
+    for (auto it = std::sregex_iterator(policy.begin(), policy.end(), action); it != std::sregex_iterator(); ++it)
+        ids.push_back((*it)[1].str());
+    CHECK(sorted(ids) == sorted({HGW_POLKIT_ACTION_MANAGE, HGW_POLKIT_ACTION_CLEAN_PID_FILE}));
+    for (const auto& id : ids)
+        CHECK(id.rfind(HGW_POLKIT_ACTION_PREFIX, 0) == 0);
+    // One owner per action: the account the shipped units run the daemon as,
+    // which may then ask about other users and pass details.
+    const std::string user = capture(read_source("units/hermes-gateway.service"), R"((?:^|\n)User=(\S+))");
+    const std::regex owner(R"(<annotate key="org.freedesktop.policykit.owner">unix-user:([^<]+)</annotate>)");
+    std::vector<std::string> owners;
+    for (auto it = std::sregex_iterator(policy.begin(), policy.end(), owner); it != std::sregex_iterator(); ++it)
+        owners.push_back((*it)[1].str());
+    CHECK(owners == std::vector<std::string>(ids.size(), user));
+    CHECK(capture(policy, R"(policykit.imply">([^<]+)<)") == HGW_POLKIT_ACTION_CLEAN_PID_FILE);
+
+    // The shipped rule is about our actions, by the header's prefix.
+    CHECK_THAT(read_source("polkit/hermes-gatewayd.rules"), Catch::Contains("\"" HGW_POLKIT_ACTION_PREFIX "\""));
+}

@@ -1,7 +1,7 @@
 // The D-Bus layer's pure parts: the options dictionary of Replace, Restart,
-// Start and Stop, and the authorization decision.
+// Start and Stop, and the daemon's own access rule.
 
-#include "dbus/authorizer.h"
+#include "dbus/access_policy.h"
 #include "dbus/bus_errors.h"
 #include "dbus/options.h"
 #include "util/errors.h"
@@ -132,7 +132,7 @@ TEST_CASE("a reason longer than the cap and a timeout beyond microseconds' range
 
 TEST_CASE("root and the daemon's own uid may always change the gateway", "[dbus][auth]")
 {
-    AccessPolicy p{.daemon_uid = 1000, .allowed_group = std::nullopt, .group_label = {}};
+    AccessPolicy p{.daemon_uid = 1000, .allowed_group = std::nullopt, .group_name = {}, .group_label = {}};
     CHECK(may_change(p, Caller{.uid = 0, .groups = {}}));
     CHECK(may_change(p, Caller{.uid = 1000, .groups = {}}));
     CHECK_FALSE(may_change(p, Caller{.uid = 1001, .groups = {1000, 0}})); // no group configured
@@ -140,7 +140,10 @@ TEST_CASE("root and the daemon's own uid may always change the gateway", "[dbus]
 
 TEST_CASE("members of the allowed group may change the gateway, others may not", "[dbus][auth]")
 {
-    AccessPolicy p{.daemon_uid = 0, .allowed_group = gid_t{4242}, .group_label = "hermes (gid 4242)"};
+    AccessPolicy p{.daemon_uid = 0,
+                   .allowed_group = gid_t{4242},
+                   .group_name = "hermes",
+                   .group_label = "hermes (gid 4242)"};
     CHECK(may_change(p, Caller{.uid = 1001, .groups = {100, 4242}}));
     CHECK(may_change(p, Caller{.uid = 1001, .groups = {4242}}));
     CHECK_FALSE(may_change(p, Caller{.uid = 1001, .groups = {100, 4243}}));
@@ -150,14 +153,18 @@ TEST_CASE("members of the allowed group may change the gateway, others may not",
 
 TEST_CASE("the denial message names the caller, the method and who may", "[dbus][auth]")
 {
-    AccessPolicy both{.daemon_uid = 1000, .allowed_group = gid_t{4242}, .group_label = "hermes (gid 4242)"};
+    AccessPolicy both{.daemon_uid = 1000,
+                      .allowed_group = gid_t{4242},
+                      .group_name = "hermes",
+                      .group_label = "hermes (gid 4242)"};
     CHECK(denial_message(both, 1001, "Replace") ==
           "uid 1001 may not call Replace: only root, uid 1000 and group hermes (gid 4242) may change the gateway");
 
-    AccessPolicy root_only{.daemon_uid = 0, .allowed_group = std::nullopt, .group_label = {}};
+    AccessPolicy root_only{.daemon_uid = 0, .allowed_group = std::nullopt, .group_name = {}, .group_label = {}};
     CHECK(denial_message(root_only, 65534, "Stop") == "uid 65534 may not call Stop: only root may change the gateway");
 
-    AccessPolicy root_and_group{.daemon_uid = 0, .allowed_group = gid_t{4242}, .group_label = "4242"};
+    AccessPolicy root_and_group{
+        .daemon_uid = 0, .allowed_group = gid_t{4242}, .group_name = {}, .group_label = "4242"};
     CHECK(denial_message(root_and_group, 65534, "Start") ==
           "uid 65534 may not call Start: only root and group 4242 may change the gateway");
 }

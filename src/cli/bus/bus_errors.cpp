@@ -5,6 +5,8 @@
 #include "util/bus_names.h"
 #include "util/duration.h"
 
+#include <systemd/sd-bus-protocol.h>
+
 
 namespace hgw::cli {
 
@@ -46,8 +48,9 @@ Failure explain(const BusCallError& e, const CallContext& c)
     if (name == "org.freedesktop.DBus.Error.ServiceUnknown" || name == "org.freedesktop.DBus.Error.NameHasNoOwner")
         return {x::kNoDaemon, not_running_message(c.target)};
     if (name == HGW_BUS_ERROR_ACCESS_DENIED)
-        return {x::kAccessDenied,
-                with_detail("permission denied: only root, the service user and group hermes may " + c.action, msg)};
+        return {x::kAccessDenied, with_detail("permission denied: may not " + c.action, msg)};
+    if (name == SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)
+        return {x::kAccessDenied, with_detail("permission denied: authentication is required to " + c.action, msg)};
     if (name == "org.freedesktop.DBus.Error.AccessDenied")
         return {x::kAccessDenied, with_detail("permission denied by the bus policy", msg)};
     if (name == HGW_BUS_ERROR_BUSY)
