@@ -244,7 +244,7 @@ class StubPollerTest(BotApiTestCase):
         self.assertEqual(self.lines(self.overlap_log), [])
 
     def test_a_drain_stops_polling_before_the_gateway_exits(self):
-        gw = self.gateway("a", extra=["--drain", "3", "--bot-poll-timeout", "20"])
+        gw = self.gateway("a", extra=["--drain", "5", "--bot-poll-timeout", "20"])
         self.polls_of(gw)
         gw.send_signal(signal.SIGUSR1)
         end = self.wait_event(lambda e: "END" in e and e["POLLER"] == gw.poller,
