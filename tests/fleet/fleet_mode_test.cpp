@@ -1,0 +1,189 @@
+// Fleet mode end to end: hermes-gatewayd on two "hosts" (each its own Hermes
+// home, D-Bus bus and daemon) elected on a real 3-member etcd cluster, their
+// stub gateways long-polling one bot token on the fake Bot API. The Bot API's
+// overlap log, not a count of processes, says whether two gateways ever
+// polled at once. Timeouts here are generous; the times themselves are
+// measured in bench/fleet, not asserted.
+
+#include "support/bot_api.h"
+#include "support/bus_harness.h"
+#include "support/etcd_cluster.h"
+#include "util/bus_names.h"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <thread>
+
+using namespace hgw::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kToken = "4242:fleet-mode";
+// Renewed every 1.67 s; a leader that cannot renew stops its gateway 2.95 s
+// after its last renewal was sent (TTL x 0.99 - (stop timeout + 1 s)).
+constexpr const char* kTtl = "5s";
+
+struct Host {
+    Host(const std::string& host_name, const EtcdCluster& etcd, const BotApi& api)
+        : name(host_name), daemon(bus, home, options(host_name, etcd, api)), client(bus)
+    {
+    }
+
+    static DaemonOptions options(const std::string& name, const EtcdCluster& etcd, const BotApi& api)
+    {
+        DaemonOptions o = quick({"--stop-timeout", "1s", "--fleet-endpoints", etcd.client_urls(), "--fleet-name",
+                                 "bot", "--fleet-ttl", kTtl});
+        o.env = {{"HERMES_STUB_BOT_API", api.url()}, {"HERMES_STUB_BOT_TOKEN", kToken}, {"HERMES_STUB_HOST", name}};
+        o.name = "daemon-" + name;
+        return o;
+    }
+
+    std::string role()
+    {
+        try {
+            auto s = client.status();
+            return s.count("fleet_role") ? s.at("fleet_role").get<std::string>() : "standalone";
+        } catch (const sdbus::Error&) {
+            return "unreachable";
+        }
+    }
+    std::string state() { return client.status().at("state").get<std::string>(); }
+    std::string leader() { return client.status().at("fleet_leader").get<std::string>(); }
+    std::uint32_t gateway() { return client.status().at("pid").get<std::uint32_t>(); }
+    std::string poller() { return name + "/" + std::to_string(gateway()); }
+
+    std::string name;
+    PrivateBus bus;
+    TempHome home;
+    GatewayDaemon daemon;
+    ManagerClient client;
+};
+
+// A state check repeated until it holds (generous; for correctness only).
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 60s)
+{
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > end)
+            return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+std::string overlaps_text(const BotApi& api)
+{
+    std::string out;
+    for (const auto& o : api.overlaps())
+        out += o.dump() + "\n";
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("fleet: one host leads and polls; the other follows, refuses to start, and takes over when the leader dies",
+          "[fleet][etcd][bot-api]")
+{
+    EtcdCluster etcd;
+    BotApi api;
+    Host a("a", etcd, api);
+    REQUIRE(eventually([&] { return a.role() == "leader" && a.state() == "running"; }));
+    REQUIRE(api.wait_polls(a.poller(), 2));
+
+    Host b("b", etcd, api);
+    // Follower from the start; the leader is named once etcd has answered.
+    REQUIRE(eventually([&] { return b.role() == "follower" && b.leader() != ""; }));
+    CHECK(b.state() == "stopped");
+    CHECK_THAT(b.leader(), Catch::Contains("daemon pid " + std::to_string(a.daemon.pid())));
+
+    // A follower runs no gateway, whoever asks.
+    std::string error;
+    try {
+        b.client.call_op("Start");
+    } catch (const sdbus::Error& e) {
+        error = e.getName() + ": " + e.getMessage();
+    }
+    CHECK_THAT(error, Catch::Contains("CannotStart") && Catch::Contains("does not lead"));
+
+    // The leader's daemon dies: its gateway dies with it (it cannot fence
+    // any more), its lease lapses, and b leads and polls.
+    const std::string old_poller = a.poller();
+    a.daemon.process().signal(SIGKILL);
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return b.role() == "leader" && b.state() == "running"; }));
+    CHECK(api.wait_polls(b.poller(), 2));
+    INFO("overlaps:\n" << overlaps_text(api) << "daemon b:\n" << b.daemon.log());
+    CHECK(api.overlaps().empty());
+    CHECK(api.stats().at("overlaps") == 0);
+}
+
+TEST_CASE("fleet: a planned handover stops the leader's gateway, then the next host starts without waiting for the lease",
+          "[fleet][etcd][bot-api]")
+{
+    EtcdCluster etcd;
+    BotApi api;
+    Host a("a", etcd, api);
+    REQUIRE(eventually([&] { return a.role() == "leader" && a.state() == "running"; }));
+    Host b("b", etcd, api);
+    REQUIRE(eventually([&] { return b.role() == "follower"; }));
+    const std::string old_poller = a.poller();
+
+    const auto t0 = std::chrono::steady_clock::now();
+    a.client.proxy().callMethod(HGW_BUS_METHOD_FLEET_HANDOVER).onInterface(HGW_BUS_INTERFACE)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return b.role() == "leader" && b.state() == "running"; }));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(api.wait_polls("b/", 1));
+    INFO("overlaps:\n" << overlaps_text(api));
+    CHECK(api.overlaps().empty());
+    CHECK(a.role() == "follower");
+    CHECK(a.state() == "stopped");
+    // Well under the lease's TTL: the lease was given back, not left to lapse.
+    CHECK(took < 5s);
+}
+
+TEST_CASE("fleet: with etcd's quorum lost the leader stops its gateway before its lease can lapse, and a leader "
+          "polls again once quorum is back",
+          "[fleet][etcd][bot-api]")
+{
+    EtcdCluster etcd;
+    BotApi api;
+    Host a("a", etcd, api);
+    REQUIRE(eventually([&] { return a.role() == "leader" && a.state() == "running"; }));
+    Host b("b", etcd, api);
+    REQUIRE(eventually([&] { return b.role() == "follower"; }));
+    const std::string old_poller = a.poller();
+
+    // Two of three members gone: no renewal can be granted.
+    etcd.stop(1);
+    etcd.stop(2);
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return a.role() == "fenced"; }));
+    CHECK(a.state() == "stopped");
+    CHECK(b.role() != "leader");
+
+    etcd.start(1);
+    etcd.start(2);
+    REQUIRE(eventually([&] {
+        return (a.role() == "leader" && a.state() == "running") || (b.role() == "leader" && b.state() == "running");
+    }, 120s));
+    CHECK(api.wait_polls(a.role() == "leader" ? "a/" : "b/", 1));
+    INFO("overlaps:\n" << overlaps_text(api) << "daemon a:\n" << a.daemon.log());
+    CHECK(api.overlaps().empty());
+}
+
+TEST_CASE("fleet: a configuration whose lease cannot cover the gateway's stop is refused, saying what to change",
+          "[fleet][config]")
+{
+    PrivateBus bus;
+    TempHome home;
+    RunResult r = run({daemon_path(), "--home", home.dir().string(), "--address", bus.address(), "--config", "",
+                       "--fleet-endpoints", "http://127.0.0.1:1", "--fleet-ttl", "10s", "--stop-timeout", "10s"});
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Catch::Contains("raise --fleet-ttl or lower --stop-timeout"));
+}
