@@ -74,6 +74,23 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 60s)
     return true;
 }
 
+// Host a leads and polls, host b follows it.
+struct TwoHosts {
+    EtcdCluster etcd;
+    BotApi api;
+    Host a{"a", etcd, api};
+    bool a_leads = eventually([&] { return a.role() == "leader" && a.state() == "running"; });
+    Host b{"b", etcd, api};
+    bool b_follows = eventually([&] { return b.role() == "follower" && b.leader() != ""; });
+
+    std::tuple<EtcdCluster&, BotApi&, Host&, Host&> parts()
+    {
+        REQUIRE(a_leads);
+        REQUIRE(b_follows);
+        return {etcd, api, a, b};
+    }
+};
+
 std::string overlaps_text(const BotApi& api)
 {
     std::string out;
@@ -123,12 +140,8 @@ TEST_CASE("fleet: one host leads and polls; the other follows, refuses to start,
 TEST_CASE("fleet: a planned handover stops the leader's gateway, then the next host starts without waiting for the lease",
           "[fleet][etcd][bot-api]")
 {
-    EtcdCluster etcd;
-    BotApi api;
-    Host a("a", etcd, api);
-    REQUIRE(eventually([&] { return a.role() == "leader" && a.state() == "running"; }));
-    Host b("b", etcd, api);
-    REQUIRE(eventually([&] { return b.role() == "follower"; }));
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
     const std::string old_poller = a.poller();
 
     const auto t0 = std::chrono::steady_clock::now();
@@ -150,12 +163,8 @@ TEST_CASE("fleet: with etcd's quorum lost the leader stops its gateway before it
           "polls again once quorum is back",
           "[fleet][etcd][bot-api]")
 {
-    EtcdCluster etcd;
-    BotApi api;
-    Host a("a", etcd, api);
-    REQUIRE(eventually([&] { return a.role() == "leader" && a.state() == "running"; }));
-    Host b("b", etcd, api);
-    REQUIRE(eventually([&] { return b.role() == "follower"; }));
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
     const std::string old_poller = a.poller();
 
     // Two of three members gone: no renewal can be granted.
