@@ -185,6 +185,26 @@ TEST_CASE("fleet: with etcd's quorum lost the leader stops its gateway before it
     CHECK(api.overlaps().empty());
 }
 
+TEST_CASE("fleet: etcd's own leader killed: the fleet's leader keeps leading (or hands over cleanly), never two pollers",
+          "[fleet][etcd][bot-api]")
+{
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
+    const std::size_t raft_leader = etcd.wait_leader();
+    etcd.kill(raft_leader);
+    (void)etcd.wait_leader(); // the other two elect one
+    // Renewals go on through the other members; give it a few of them.
+    const std::size_t polls_before = api.stats().at("polls").get<std::size_t>();
+    REQUIRE(eventually([&] { return api.stats().at("polls").get<std::size_t>() >= polls_before + 5; }));
+    REQUIRE(eventually([&] {
+        return (a.role() == "leader" && a.state() == "running") || (b.role() == "leader" && b.state() == "running");
+    }));
+    etcd.start(raft_leader);
+    etcd.wait_healthy(raft_leader);
+    INFO("overlaps:\n" << overlaps_text(api) << "daemon a:\n" << a.daemon.log());
+    CHECK(api.overlaps().empty());
+}
+
 TEST_CASE("fleet: a configuration whose lease cannot cover the gateway's stop is refused, saying what to change",
           "[fleet][config]")
 {
