@@ -5,9 +5,7 @@
 // polled at once. Timeouts here are generous; the times themselves are
 // measured in bench/fleet, not asserted.
 
-#include "support/bot_api.h"
-#include "support/bus_harness.h"
-#include "support/etcd_cluster.h"
+#include "fleet_host.h"
 #include "util/bus_names.h"
 
 #include <catch2/catch.hpp>
@@ -20,84 +18,22 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kToken = "4242:fleet-mode";
-// Renewed every 1.67 s; a leader that cannot renew stops its gateway 2.95 s
-// after its last renewal was sent (TTL x 0.99 - (stop timeout + 1 s)).
-constexpr const char* kTtl = "5s";
-
-struct Host {
-    Host(const std::string& host_name, const EtcdCluster& etcd, const BotApi& api)
-        : name(host_name), daemon(bus, home, options(host_name, etcd, api)), client(bus)
-    {
-    }
-
-    static DaemonOptions options(const std::string& name, const EtcdCluster& etcd, const BotApi& api)
-    {
-        DaemonOptions o = quick({"--stop-timeout", "1s", "--fleet-endpoints", etcd.client_urls(), "--fleet-name",
-                                 "bot", "--fleet-ttl", kTtl});
-        o.env = {{"HERMES_STUB_BOT_API", api.url()}, {"HERMES_STUB_BOT_TOKEN", kToken}, {"HERMES_STUB_HOST", name}};
-        o.name = "daemon-" + name;
-        return o;
-    }
-
-    std::string role()
-    {
-        try {
-            auto s = client.status();
-            return s.count("fleet_role") ? s.at("fleet_role").get<std::string>() : "standalone";
-        } catch (const sdbus::Error&) {
-            return "unreachable";
-        }
-    }
-    std::string state() { return client.status().at("state").get<std::string>(); }
-    std::string leader() { return client.status().at("fleet_leader").get<std::string>(); }
-    std::uint32_t gateway() { return client.status().at("pid").get<std::uint32_t>(); }
-    std::string poller() { return name + "/" + std::to_string(gateway()); }
-
-    std::string name;
-    PrivateBus bus;
-    TempHome home;
-    GatewayDaemon daemon;
-    ManagerClient client;
-};
-
-// A state check repeated until it holds (generous; for correctness only).
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 60s)
-{
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > end)
-            return false;
-        std::this_thread::sleep_for(50ms);
-    }
-    return true;
-}
-
 // Host a leads and polls, host b follows it.
 struct TwoHosts {
     EtcdCluster etcd;
     BotApi api;
-    Host a{"a", etcd, api};
-    bool a_leads = eventually([&] { return a.role() == "leader" && a.state() == "running"; });
-    Host b{"b", etcd, api};
+    FleetHost a{"a", etcd.client_urls(), api.url()};
+    bool a_leads = eventually([&] { return a.leads_and_runs(); });
+    FleetHost b{"b", etcd.client_urls(), api.url()};
     bool b_follows = eventually([&] { return b.role() == "follower" && b.leader() != ""; });
 
-    std::tuple<EtcdCluster&, BotApi&, Host&, Host&> parts()
+    std::tuple<EtcdCluster&, BotApi&, FleetHost&, FleetHost&> parts()
     {
         REQUIRE(a_leads);
         REQUIRE(b_follows);
         return {etcd, api, a, b};
     }
 };
-
-std::string overlaps_text(const BotApi& api)
-{
-    std::string out;
-    for (const auto& o : api.overlaps())
-        out += o.dump() + "\n";
-    return out;
-}
 
 } // namespace
 
@@ -106,11 +42,11 @@ TEST_CASE("fleet: one host leads and polls; the other follows, refuses to start,
 {
     EtcdCluster etcd;
     BotApi api;
-    Host a("a", etcd, api);
-    REQUIRE(eventually([&] { return a.role() == "leader" && a.state() == "running"; }));
+    FleetHost a("a", etcd.client_urls(), api.url());
+    REQUIRE(eventually([&] { return a.leads_and_runs(); }));
     REQUIRE(api.wait_polls(a.poller(), 2));
 
-    Host b("b", etcd, api);
+    FleetHost b("b", etcd.client_urls(), api.url());
     // Follower from the start; the leader is named once etcd has answered.
     REQUIRE(eventually([&] { return b.role() == "follower" && b.leader() != ""; }));
     CHECK(b.state() == "stopped");
@@ -130,7 +66,7 @@ TEST_CASE("fleet: one host leads and polls; the other follows, refuses to start,
     const std::string old_poller = a.poller();
     a.daemon.process().signal(SIGKILL);
     CHECK(api.wait_poll_end(old_poller));
-    REQUIRE(eventually([&] { return b.role() == "leader" && b.state() == "running"; }));
+    REQUIRE(eventually([&] { return b.leads_and_runs(); }));
     CHECK(api.wait_polls(b.poller(), 2));
     INFO("overlaps:\n" << overlaps_text(api) << "daemon b:\n" << b.daemon.log());
     CHECK(api.overlaps().empty());
@@ -148,7 +84,7 @@ TEST_CASE("fleet: a planned handover stops the leader's gateway, then the next h
     a.client.proxy().callMethod(HGW_BUS_METHOD_FLEET_HANDOVER).onInterface(HGW_BUS_INTERFACE)
         .withArguments(std::map<std::string, sdbus::Variant>{});
     CHECK(api.wait_poll_end(old_poller));
-    REQUIRE(eventually([&] { return b.role() == "leader" && b.state() == "running"; }));
+    REQUIRE(eventually([&] { return b.leads_and_runs(); }));
     const auto took = std::chrono::steady_clock::now() - t0;
     CHECK(api.wait_polls("b/", 1));
     INFO("overlaps:\n" << overlaps_text(api));
@@ -178,7 +114,7 @@ TEST_CASE("fleet: with etcd's quorum lost the leader stops its gateway before it
     etcd.start(1);
     etcd.start(2);
     REQUIRE(eventually([&] {
-        return (a.role() == "leader" && a.state() == "running") || (b.role() == "leader" && b.state() == "running");
+        return (a.leads_and_runs()) || (b.leads_and_runs());
     }, 120s));
     CHECK(api.wait_polls(a.role() == "leader" ? "a/" : "b/", 1));
     INFO("overlaps:\n" << overlaps_text(api) << "daemon a:\n" << a.daemon.log());
@@ -197,7 +133,7 @@ TEST_CASE("fleet: etcd's own leader killed: the fleet's leader keeps leading (or
     const std::size_t polls_before = api.stats().at("polls").get<std::size_t>();
     REQUIRE(eventually([&] { return api.stats().at("polls").get<std::size_t>() >= polls_before + 5; }));
     REQUIRE(eventually([&] {
-        return (a.role() == "leader" && a.state() == "running") || (b.role() == "leader" && b.state() == "running");
+        return (a.leads_and_runs()) || (b.leads_and_runs());
     }));
     etcd.start(raft_leader);
     etcd.wait_healthy(raft_leader);
