@@ -1,6 +1,6 @@
 # What turns the two binaries into a service: systemd units, the D-Bus
 # policy and activation file, the default configuration, the update hook,
-# man pages and bash completion. The binaries' own install() rules are in
+# man pages and the bash, zsh and fish completions. The binaries' own install() rules are in
 # src/CMakeLists.txt.
 #
 # Every destination can be overridden on the cmake command line (a relative
@@ -30,6 +30,11 @@ set(HGW_DBUS_SYSTEM_SERVICES_DIR "${CMAKE_INSTALL_DATADIR}/dbus-1/system-service
     "Where the system bus activation file goes")
 set(HGW_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
     "Where bash completions go")
+# Debian's places for completions that come with a package, not with the shell.
+set(HGW_ZSH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions" CACHE STRING
+    "Where zsh completions go")
+set(HGW_FISH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d" CACHE STRING
+    "Where fish completions go")
 # /etc/hermes whatever the prefix: it is where the daemon looks by default
 # (as root), and where the system units point it.
 set(HGW_CONFIG_DIR "/etc/hermes" CACHE STRING "Where gatewayd.conf goes")
@@ -116,9 +121,11 @@ install(CODE "
          FILES \"${PROJECT_SOURCE_DIR}/packaging/gatewayd.conf\")
   endif()")
 
-# ---- man pages and completion
+# ---- man pages and completions
 hgw_rewrite_paths(docs/man/hermes-gatewayd.8 file)
 install(FILES ${file} DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 hgw_rewrite_paths(docs/man/hermes-gatewayctl.1 file)
 install(FILES ${file} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES packaging/bash-completion/hermes-gatewayctl DESTINATION ${HGW_BASH_COMPLETION_DIR})
+install(FILES packaging/zsh-completion/_hermes-gatewayctl DESTINATION ${HGW_ZSH_COMPLETION_DIR})
+install(FILES packaging/fish-completion/hermes-gatewayctl.fish DESTINATION ${HGW_FISH_COMPLETION_DIR})
