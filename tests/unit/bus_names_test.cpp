@@ -9,9 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,15 +18,6 @@ using namespace hgw::test;
 namespace {
 
 const std::string kXml = source_path("dbus/" HGW_BUS_NAME ".xml");
-
-std::string read_source(const std::string& relative)
-{
-    std::ifstream in(source_path(relative));
-    REQUIRE(in);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::string> sorted(std::vector<std::string> v)
 {
