@@ -155,6 +155,17 @@ build() {
 
 # ------------------------------------------------------------ a private bus
 
+# The PID of the gateway that the daemon of the profile $1 (of the default
+# home if empty) on our bus runs, as `hermes-gatewayctl status` reports it:
+# the bus names stay the client's (src/util/bus_names.h). Its exit status
+# (3 while the gateway is not ready) does not matter as long as it answers.
+gateway_pid() {
+    local json
+    json=$("$CTL" status --json --address "$BUS_ADDRESS" ${1:+--profile "$1"}) || [[ -n $json ]] ||
+        die "hermes-gatewayctl status${1:+ --profile $1} did not answer"
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])' <<<"$json"
+}
+
 # Our own dbus-daemon, as bench/daemon_bench does: a session-type bus that
 # admits every uid (without the eavesdrop rules this dbus-daemon refuses even
 # the reply to Hello). Sets BUS_ADDRESS.
