@@ -8,6 +8,14 @@
 # settings are the scenarios'.
 # shellcheck disable=SC2016,SC2034
 
+# The bus names, read from src/util/bus_names.h (HGW_BUS_NAME,
+# HGW_BUS_PATH, HGW_BUS_INTERFACE, the methods, properties and errors), and
+# busctl's three arguments that name the daemon's object.
+bus_names=$(python3 -B "$(dirname "${BASH_SOURCE[0]}")/../support/bus_names.py" --shell) ||
+    { echo "tests/e2e/lib.sh: cannot read the bus names of src/util/bus_names.h" >&2; exit 2; }
+eval "$bus_names"
+MANAGER=("$HGW_BUS_NAME" "$HGW_BUS_PATH" "$HGW_BUS_INTERFACE")
+
 T=30            # generous timeout (s) for every wait
 NRESTARTS=${HGW_E2E_RESTARTS:-50}   # 04-restarts
 
@@ -44,7 +52,7 @@ STOCK_HOME=/var/lib/hermes-stock
 gateways() { ns pgrep -f -- "$GW_PAT" | sort -n; }   # pids in the sandbox
 ngateways() { gateways | wc -l; }
 mainpid() { ns systemctl show -P MainPID hermes-gateway.service; }
-prop() { ns busctl get-property org.hermes.Gateway1 /org/hermes/Gateway1 org.hermes.Gateway1.Manager "$1" | awk '{print $2}' | tr -d '"'; }
+prop() { ns busctl get-property "${MANAGER[@]}" "$1" | awk '{print $2}' | tr -d '"'; }
 record_pid() { ns cat /var/lib/hermes/gateway.pid 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null; }
 pidfile_check() { ns hermes-gatewayctl pidfile check --home /var/lib/hermes; }
 race_lost() { ns journalctl -q --no-pager -u "$1" | grep -c 'PID file race lost'; }
@@ -80,4 +88,6 @@ dpkg_do() {   # dpkg ARGS..., output to the log; stdin closed so a prompt fails
     return "$rc"
 }
 pkg_status() { ns dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null; }
-activatable() { ns busctl list --activatable --no-legend 2>/dev/null | grep -q '^org\.hermes\.Gateway1 '; }
+activatable() {
+    ns busctl list --activatable --no-legend 2>/dev/null | awk -v name="$HGW_BUS_NAME" '$1 == name { found = 1 } END { exit !found }'
+}
