@@ -20,7 +20,7 @@ run_scenario() {
     dpkg_do -i /run/hgw-e2e-input/hermes-gatewayd.deb || fail "dpkg -i failed"
     [ "$(pkg_status)" = "install ok installed" ] || fail "status after dpkg -i: $(pkg_status)"
     # The postinst made the account and its private home.
-    local pw home
+    local pw home out
     pw=$(ns getent passwd hermes) || fail "no account hermes"
     [ "$(printf '%s' "$pw" | cut -d: -f6,7)" = /var/lib/hermes:/usr/sbin/nologin ] || fail "account: $pw"
     [ "$(ns id -gn hermes)" = hermes ] || fail "primary group of hermes: $(ns id -gn hermes)"
@@ -37,10 +37,12 @@ run_scenario() {
     ns bash -c '. /usr/share/bash-completion/bash_completion && __load_completion hermes-gatewayctl &&
         complete -p hermes-gatewayctl' >/dev/null || fail "bash-completion does not find the completion"
     ns zsh -fc 'found=(${^fpath}/_hermes-gatewayctl(N)); (($#found))' || fail "zsh's fpath has no _hermes-gatewayctl"
-    # fish makes its own directories under HOME: the sandbox's /tmp, not the host's /root.
-    ns env HOME=/tmp XDG_CONFIG_HOME=/tmp/.config XDG_DATA_HOME=/tmp/.local/share \
-        fish --no-config -c 'complete -C"hermes-gatewayctl pidfile "' | grep -q '^check' ||
-        fail "fish does not complete hermes-gatewayctl pidfile"
+    # fish makes its own directories under HOME: the sandbox's /tmp, not the
+    # host's /root. (With --no-config it would have no completion path.)
+    out=$(ns env HOME=/tmp XDG_CONFIG_HOME=/tmp/.config XDG_DATA_HOME=/tmp/.local/share \
+        fish -c 'complete -C"hermes-gatewayctl pidfile "' 2>&1) || true
+    printf '%s\n' "$out" | grep -q '^check' || fail "fish does not complete hermes-gatewayctl pidfile: $out"
+
     log "installed: $pw; home $home; update path enabled and active; man pages and completions found"
     # What the admin does next (README): configure the gateway, enable it.
     gatewayd_conf | ns sh -c 'cat >/etc/hermes/gatewayd.conf'
