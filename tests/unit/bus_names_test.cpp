@@ -152,6 +152,9 @@ TEST_CASE("the scripts' reader of the header, tests/support/bus_names.py, gives 
         HGW_NAMED(HGW_BUS_ERROR_START_FAILED),
         HGW_NAMED(HGW_BUS_ERROR_CANNOT_START),
         HGW_NAMED(HGW_BUS_ERROR_FAILED),
+        HGW_NAMED(HGW_POLKIT_ACTION_PREFIX),
+        HGW_NAMED(HGW_POLKIT_ACTION_MANAGE),
+        HGW_NAMED(HGW_POLKIT_ACTION_CLEAN_PID_FILE),
     };
 #undef HGW_NAMED
     const std::string python = find_program("python3");
