@@ -1,7 +1,7 @@
 # What turns the two binaries into a service: systemd units, the D-Bus
 # policy and activation file, the polkit actions and rules, the default
-# configuration, the update hook,
-# man pages and bash completion. The binaries' own install() rules are in
+# configuration, the update hook, man pages and the bash, zsh and fish
+# completions. The binaries' own install() rules are in
 # src/CMakeLists.txt.
 #
 # Every destination can be overridden on the cmake command line (a relative
@@ -35,6 +35,11 @@ set(HGW_POLKIT_RULES_DIR "${CMAKE_INSTALL_DATADIR}/polkit-1/rules.d" CACHE STRIN
     "Where the polkit rules go")
 set(HGW_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
     "Where bash completions go")
+# Debian's places for completions that come with a package, not with the shell.
+set(HGW_ZSH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions" CACHE STRING
+    "Where zsh completions go")
+set(HGW_FISH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d" CACHE STRING
+    "Where fish completions go")
 # /etc/hermes whatever the prefix: it is where the daemon looks by default
 # (as root), and where the system units point it.
 set(HGW_CONFIG_DIR "/etc/hermes" CACHE STRING "Where gatewayd.conf goes")
@@ -127,9 +132,11 @@ install(CODE "
          FILES \"${PROJECT_SOURCE_DIR}/packaging/gatewayd.conf\")
   endif()")
 
-# ---- man pages and completion
+# ---- man pages and completions
 hgw_rewrite_paths(docs/man/hermes-gatewayd.8 file)
 install(FILES ${file} DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 hgw_rewrite_paths(docs/man/hermes-gatewayctl.1 file)
 install(FILES ${file} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES packaging/bash-completion/hermes-gatewayctl DESTINATION ${HGW_BASH_COMPLETION_DIR})
+install(FILES packaging/zsh-completion/_hermes-gatewayctl DESTINATION ${HGW_ZSH_COMPLETION_DIR})
+install(FILES packaging/fish-completion/hermes-gatewayctl.fish DESTINATION ${HGW_FISH_COMPLETION_DIR})

@@ -24,19 +24,20 @@
  *       "child_ms" per new child.
  *   peers-probe time     --n N --gap-ms G [--expect RC] -- CMD ARG...
  *       whole-process wall time of CMD (stdout to /dev/null). Prints "ms".
- *   peers-probe hgw-restart --address ADDR [--name BUS_NAME] --report SOCK --pid PID --n N --gap-ms G
+ *   peers-probe hgw-restart --address ADDR [--profile NAME] --report SOCK --pid PID --n N --gap-ms G
  *       hermes-gatewayd's Restart called in-process over sd-bus on one
- *       connection opened beforehand (BUS_NAME: default org.hermes.Gateway1;
- *       the reply must name the child that reports). Prints "call_ms child_ms".
+ *       connection opened beforehand, to the daemon of the default home or
+ *       of the profile NAME (the reply must name the child that reports).
+ *       Prints "call_ms child_ms".
  *   peers-probe systemd-restart --unit UNIT --report SOCK --pid PID --n N --gap-ms G
  *       systemd's RestartUnit(UNIT, "replace") in-process on the system bus,
  *       then its JobRemoved with result "done" (what `systemctl restart`
  *       waits for). Prints "call_ms child_ms".
- *   peers-probe getstatus --address ADDR [--name BUS_NAME] --n N --at NS
+ *   peers-probe getstatus --address ADDR [--profile NAME] --n N --at NS
  *       connects, sleeps until CLOCK_REALTIME reaches NS (the shell's
  *       $EPOCHREALTIME, so that many clients start together), then N
- *       GetStatus calls back to back to BUS_NAME (default
- *       org.hermes.Gateway1). Prints "us" per call.
+ *       GetStatus calls back to back to the daemon of the default home or
+ *       of the profile NAME. Prints "us" per call.
  *
  * restart, kill, hgw-restart and systemd-restart take --pid-file FILE
  * instead of --pid: the current child's PID is read from FILE and the new
@@ -46,6 +47,8 @@
  * The child (bench/peers.d/child.c) sends "ready <pid> <ns>" to the report
  * socket right after its READY=1 (or s6 notification); this program binds
  * that socket for its own lifetime and removes it at exit.
+ *
+ * The bus names are the daemon's own, from src/util/bus_names.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,6 +68,8 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/bus_names.h"
 
 #define WAIT_LIMIT_NS (30LL * 1000000000LL) /* a broken run fails after this */
 #define MAX_PIDS 256
@@ -198,7 +203,7 @@ static int run_command(char **argv)
 /* ------------------------------------------------------------ options */
 
 struct options {
-    const char *child, *dir, *report, *address, *unit, *pids, *name, *pid_file;
+    const char *child, *dir, *report, *address, *unit, *pids, *profile, *pid_file;
     pid_t pid;
     int n, gap_ms, expect;
     long long at_ns;
@@ -223,7 +228,7 @@ static struct options parse(int argc, char **argv)
         else if (strcmp(a, "--address") == 0) o.address = v;
         else if (strcmp(a, "--unit") == 0) o.unit = v;
         else if (strcmp(a, "--pids") == 0) o.pids = v;
-        else if (strcmp(a, "--name") == 0) o.name = v;
+        else if (strcmp(a, "--profile") == 0) o.profile = v;
         else if (strcmp(a, "--pid-file") == 0) o.pid_file = v;
         else if (strcmp(a, "--pid") == 0) o.pid = (pid_t)atol(v);
         else if (strcmp(a, "--n") == 0) o.n = atoi(v);
@@ -436,6 +441,20 @@ static sd_bus *bus_at(const char *address)
     return bus;
 }
 
+/* The bus name of the daemon of the default home (no profile) or of a
+ * profile. As hgw::bus_name_for_profile (src/core/profile.h) maps it: a
+ * profile starting with a digit gets a '_' in front. */
+static const char *daemon_bus_name(const char *profile)
+{
+    static char name[256];
+    if (!profile)
+        return HGW_BUS_NAME;
+    const char *underscore = profile[0] >= '0' && profile[0] <= '9' ? "_" : "";
+    if (snprintf(name, sizeof name, "%s.%s%s", HGW_BUS_NAME, underscore, profile) >= (int)sizeof name)
+        die("--profile %s is too long", profile);
+    return name;
+}
+
 struct hgw_target {
     sd_bus *bus;
     const char *name;
@@ -447,8 +466,8 @@ static int64_t act_hgw_restart(void *ctx, pid_t current, pid_t *announced)
     struct hgw_target *t = ctx;
     sd_bus_error err = SD_BUS_ERROR_NULL;
     sd_bus_message *reply = NULL;
-    int r = sd_bus_call_method(t->bus, t->name, "/org/hermes/Gateway1", "org.hermes.Gateway1.Manager", "Restart",
-                               &err, &reply, "a{sv}", 0);
+    int r = sd_bus_call_method(t->bus, t->name, HGW_BUS_PATH, HGW_BUS_INTERFACE, HGW_BUS_METHOD_RESTART, &err, &reply,
+                               "a{sv}", 0);
     int64_t t1 = now_ns();
     if (r < 0)
         die("Restart: %s", err.message ? err.message : strerror(-r));
@@ -464,7 +483,7 @@ static int64_t act_hgw_restart(void *ctx, pid_t current, pid_t *announced)
 static int mode_hgw_restart(const struct options *o)
 {
     need(o->address, "--address");
-    struct hgw_target t = {bus_at(o->address), o->name ? o->name : "org.hermes.Gateway1"};
+    struct hgw_target t = {bus_at(o->address), daemon_bus_name(o->profile)};
     ask_and_wait(o, act_hgw_restart, &t, "Restart");
     sd_bus_flush_close_unref(t.bus);
     return 0;
@@ -557,7 +576,7 @@ static int mode_getstatus(const struct options *o)
     double *us = calloc((size_t)o->n, sizeof *us);
     if (!us)
         die("out of memory");
-    const char *name = o->name ? o->name : "org.hermes.Gateway1";
+    const char *name = daemon_bus_name(o->profile);
     /* Every client was started with the same moment to begin. */
     struct timespec at = {(time_t)(o->at_ns / 1000000000LL), (long)(o->at_ns % 1000000000LL)};
     while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &at, NULL) == EINTR) {
@@ -566,8 +585,8 @@ static int mode_getstatus(const struct options *o)
         sd_bus_error err = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         int64_t t0 = now_ns();
-        int r = sd_bus_call_method(bus, name, "/org/hermes/Gateway1", "org.hermes.Gateway1.Manager",
-                                   "GetStatus", &err, &reply, "");
+        int r = sd_bus_call_method(bus, name, HGW_BUS_PATH, HGW_BUS_INTERFACE, HGW_BUS_METHOD_GET_STATUS, &err,
+                                   &reply, "");
         int64_t t1 = now_ns();
         if (r < 0)
             die("GetStatus: %s", err.message ? err.message : strerror(-r));

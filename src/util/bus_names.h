@@ -6,9 +6,11 @@
  * tests/unit/bus_names_test.cpp checks these names against it.
  *
  * String macros, as sd-bus names its errors (SD_BUS_ERROR_ACCESS_DENIED...):
- * C includes this header too (bench/client_driver.c), and literals
- * concatenate, so HGW_BUS_NAME ".work" is the bus name of the profile
- * "work" (the mapping of profile names is src/core/profile.h's).
+ * C includes this header too (bench/client_driver.c, bench/peers.d/probe.c),
+ * and literals concatenate, so HGW_BUS_NAME ".work" is the bus name of the
+ * profile "work" (the mapping of profile names is src/core/profile.h's).
+ * Python and shell scripts read it through tests/support/bus_names.py, which
+ * accepts only string literals and earlier HGW_ macros as values.
  * Standard names (org.freedesktop.DBus.*) are not ours and are not here.
  */
 

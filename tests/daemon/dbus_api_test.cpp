@@ -386,7 +386,7 @@ TEST_CASE("the object on the bus is the interface of dbus/org.hermes.Gateway1.xm
     TempHome scratch;
     scratch.write("served.xml", r.output);
 
-    auto promised = interface_members(source_path("dbus/org.hermes.Gateway1.xml"), HGW_BUS_INTERFACE);
+    auto promised = interface_members(source_path("dbus/" HGW_BUS_NAME ".xml"), HGW_BUS_INTERFACE);
     auto served = interface_members((scratch.dir() / "served.xml").string(), HGW_BUS_INTERFACE);
 
     // The contract itself, so that two empty lists cannot pass.

@@ -8,6 +8,14 @@
 # settings are the scenarios'; SC2154: src and here are the runner's.
 # shellcheck disable=SC2016,SC2034,SC2154
 
+# The bus names, read from src/util/bus_names.h (HGW_BUS_NAME,
+# HGW_BUS_PATH, HGW_BUS_INTERFACE, the methods, properties and errors), and
+# busctl's three arguments that name the daemon's object.
+bus_names=$(python3 -B "$(dirname "${BASH_SOURCE[0]}")/../support/bus_names.py" --shell) ||
+    { echo "tests/e2e/lib.sh: cannot read the bus names of src/util/bus_names.h" >&2; exit 2; }
+eval "$bus_names"
+MANAGER=("$HGW_BUS_NAME" "$HGW_BUS_PATH" "$HGW_BUS_INTERFACE")
+
 T=30            # generous timeout (s) for every wait
 NRESTARTS=${HGW_E2E_RESTARTS:-50}   # 04-restarts
 
@@ -44,12 +52,11 @@ STOCK_HOME=/var/lib/hermes-stock
 gateways() { ns pgrep -f -- "$GW_PAT" | sort -n; }   # pids in the sandbox
 ngateways() { gateways | wc -l; }
 mainpid() { ns systemctl show -P MainPID hermes-gateway.service; }
-# The bus names, from the one header that defines them.
-bus_define() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$src/src/util/bus_names.h"; }
-BUS_NAME=$(bus_define HGW_BUS_NAME)
-BUS_PATH=$(bus_define HGW_BUS_PATH)
-BUS_IFACE=$BUS_NAME.Manager
-prop() { ns busctl get-property "$BUS_NAME" "$BUS_PATH" "$BUS_IFACE" "$1" | awk '{print $2}' | tr -d '"'; }
+# The user helpers (lib-user.sh) spell them so.
+BUS_NAME=$HGW_BUS_NAME
+BUS_PATH=$HGW_BUS_PATH
+BUS_IFACE=$HGW_BUS_INTERFACE
+prop() { ns busctl get-property "${MANAGER[@]}" "$1" | awk '{print $2}' | tr -d '"'; }
 # record_pid [HOME]: the pid in HOME's gateway.pid (default: the system unit's home).
 record_pid() { ns cat "${1:-/var/lib/hermes}/gateway.pid" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null; }
 pidfile_check() { ns hermes-gatewayctl pidfile check --home "${1:-/var/lib/hermes}"; }
@@ -90,7 +97,9 @@ dpkg_do() {   # dpkg ARGS..., output to the log; stdin closed so a prompt fails
     return "$rc"
 }
 pkg_status() { ns dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null; }
-activatable() { ns busctl list --activatable --no-legend 2>/dev/null | grep -q '^org\.hermes\.Gateway1 '; }
+activatable() {
+    ns busctl list --activatable --no-legend 2>/dev/null | awk -v name="$HGW_BUS_NAME" '$1 == name { found = 1 } END { exit !found }'
+}
 
 # A user's own service, under a real user manager (19-user-service and after).
 # shellcheck source=tests/e2e/lib-user.sh

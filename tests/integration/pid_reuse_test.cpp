@@ -27,16 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string find_program(const std::string& name)
-{
-    for (const char* dir : {"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"}) {
-        std::string p = dir + name;
-        if (::access(p.c_str(), X_OK) == 0)
-            return p;
-    }
-    return {};
-}
-
 // A plain child that reports READY=1 once it has exec'd, then waits. Waiting
 // for that matters: until exec, the child is a copy of this test binary and
 // a catchable signal would run the test framework's handlers in it.

@@ -18,6 +18,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace hgw::test {
@@ -279,6 +281,23 @@ std::optional<std::size_t> NotifyListener::find_text(const std::string& text, st
 std::string source_path(const std::string& relative)
 {
     return std::string(HGW_SOURCE_DIR) + "/" + relative;
+}
+
+std::string read_source(const std::string& relative)
+{
+    std::ifstream in(source_path(relative));
+    std::stringstream text;
+    if (!(in && text << in.rdbuf()))
+        throw std::runtime_error("cannot read " + source_path(relative));
+    return text.str();
+}
+
+std::string find_program(const std::string& name)
+{
+    for (const char* dir : {"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"})
+        if (std::string path = dir + name; ::access(path.c_str(), X_OK) == 0)
+            return path;
+    return {};
 }
 
 } // namespace hgw::test

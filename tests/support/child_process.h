@@ -112,4 +112,12 @@ bool wait_readable(int fd, std::chrono::milliseconds timeout);
 // Path of a file in the source tree, e.g. source_path("tests/stub/hermes").
 std::string source_path(const std::string& relative);
 
+// The whole of a file in the source tree; throws std::runtime_error if it
+// cannot be read.
+std::string read_source(const std::string& relative);
+
+// The path of a system program (in /usr/bin, /bin, /usr/sbin or /sbin),
+// empty if it is not installed.
+std::string find_program(const std::string& name);
+
 } // namespace hgw::test

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -20,15 +20,6 @@ using namespace hgw::test;
 namespace {
 
 const std::string kXml = source_path("dbus/" HGW_BUS_NAME ".xml");
-
-std::string read_source(const std::string& relative)
-{
-    std::ifstream in(source_path(relative));
-    REQUIRE(in);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::string> sorted(std::vector<std::string> v)
 {
@@ -122,4 +113,64 @@ TEST_CASE("the polkit policy defines the header's actions, owned by the service 
 
     // The shipped rule is about our actions, by the header's prefix.
     CHECK_THAT(read_source("polkit/hermes-gatewayd.rules"), Catch::Contains("\"" HGW_POLKIT_ACTION_PREFIX "\""));
+}
+
+TEST_CASE("the scripts' reader of the header, tests/support/bus_names.py, gives every name as C does",
+          "[dbus][vocabulary]")
+{
+#define HGW_NAMED(macro) {#macro, macro}
+    const std::map<std::string, std::string> header = {
+        HGW_NAMED(HGW_BUS_NAME),
+        HGW_NAMED(HGW_BUS_PATH),
+        HGW_NAMED(HGW_BUS_INTERFACE),
+        HGW_NAMED(HGW_BUS_METHOD_GET_STATUS),
+        HGW_NAMED(HGW_BUS_METHOD_REPLACE),
+        HGW_NAMED(HGW_BUS_METHOD_RESTART),
+        HGW_NAMED(HGW_BUS_METHOD_START),
+        HGW_NAMED(HGW_BUS_METHOD_STOP),
+        HGW_NAMED(HGW_BUS_METHOD_VALIDATE_PID_FILE),
+        HGW_NAMED(HGW_BUS_METHOD_CLEAN_PID_FILE),
+        HGW_NAMED(HGW_BUS_SIGNAL_STATE_CHANGED),
+        HGW_NAMED(HGW_BUS_SIGNAL_REPLACED),
+        HGW_NAMED(HGW_BUS_SIGNAL_GATEWAY_EXITED),
+        HGW_NAMED(HGW_BUS_SIGNAL_PID_FILE_REPAIRED),
+        HGW_NAMED(HGW_BUS_PROPERTY_STATE),
+        HGW_NAMED(HGW_BUS_PROPERTY_PHASE),
+        HGW_NAMED(HGW_BUS_PROPERTY_JOB),
+        HGW_NAMED(HGW_BUS_PROPERTY_GATEWAY_PID),
+        HGW_NAMED(HGW_BUS_PROPERTY_GENERATION),
+        HGW_NAMED(HGW_BUS_PROPERTY_STARTED_AT),
+        HGW_NAMED(HGW_BUS_PROPERTY_READY),
+        HGW_NAMED(HGW_BUS_PROPERTY_RESTARTS),
+        HGW_NAMED(HGW_BUS_PROPERTY_LAST_EXIT),
+        HGW_NAMED(HGW_BUS_PROPERTY_PID_FILE),
+        HGW_NAMED(HGW_BUS_PROPERTY_COMMAND),
+        HGW_NAMED(HGW_BUS_ERROR_PREFIX),
+        HGW_NAMED(HGW_BUS_ERROR_ACCESS_DENIED),
+        HGW_NAMED(HGW_BUS_ERROR_BUSY),
+        HGW_NAMED(HGW_BUS_ERROR_TIMEOUT),
+        HGW_NAMED(HGW_BUS_ERROR_NOT_RUNNING),
+        HGW_NAMED(HGW_BUS_ERROR_GENERATION_MISMATCH),
+        HGW_NAMED(HGW_BUS_ERROR_INVALID_ARGS),
+        HGW_NAMED(HGW_BUS_ERROR_START_FAILED),
+        HGW_NAMED(HGW_BUS_ERROR_CANNOT_START),
+        HGW_NAMED(HGW_BUS_ERROR_FAILED),
+        HGW_NAMED(HGW_POLKIT_ACTION_PREFIX),
+        HGW_NAMED(HGW_POLKIT_ACTION_MANAGE),
+        HGW_NAMED(HGW_POLKIT_ACTION_CLEAN_PID_FILE),
+    };
+#undef HGW_NAMED
+    const std::string python = find_program("python3");
+    REQUIRE_FALSE(python.empty());
+    RunResult r = run({python, "-B", source_path("tests/support/bus_names.py"), "--shell"});
+    INFO("bus_names.py --shell said:\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    // NAME=value, the value quoted only where the shell needs it (no name does).
+    std::map<std::string, std::string> read;
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);)
+        if (auto eq = line.find('='); eq != std::string::npos)
+            read[line.substr(0, eq)] = line.substr(eq + 1);
+    // A name added to the header is missing above until it is added there too.
+    CHECK(read == header);
 }

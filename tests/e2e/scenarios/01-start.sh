@@ -35,7 +35,7 @@ run_scenario() {
     # 1.6 today; 2.0 is the line a change of the hardening must not cross.
     awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.0) }' || fail "exposure $exposure above 2.0"
     local reply
-    reply=$(ns busctl call org.hermes.Gateway1 /org/hermes/Gateway1 org.hermes.Gateway1.Manager GetStatus) || fail "GetStatus failed"
+    reply=$(ns busctl call "${MANAGER[@]}" "$HGW_BUS_METHOD_GET_STATUS") || fail "GetStatus failed"
     log "GetStatus: ${reply:0:300}"
     printf '%s\n' "$reply" | grep -q '^a{sv}' || fail "GetStatus reply not a{sv}"
     printf '%s\n' "$reply" | grep -q "\"pid\" u $g" || fail "GetStatus does not name gateway $g"

@@ -14,21 +14,21 @@ run_scenario() {
     local g0 gen0 out rc
     g0=$(gateways); gen0=$(prop Generation)
     ! ns id -nG nobody | grep -qw hermes || fail "nobody is in group hermes"
-    out=$(ns runuser -u nobody -- busctl call org.hermes.Gateway1 /org/hermes/Gateway1 org.hermes.Gateway1.Manager GetStatus 2>&1) ||
+    out=$(ns runuser -u nobody -- busctl call "${MANAGER[@]}" "$HGW_BUS_METHOD_GET_STATUS" 2>&1) ||
         fail "GetStatus as nobody: $out"
     printf '%s\n' "$out" | grep -q "\"pid\" u $g0" || fail "GetStatus as nobody does not name gateway $g0"
-    out=$(ns runuser -u nobody -- busctl get-property org.hermes.Gateway1 /org/hermes/Gateway1 org.hermes.Gateway1.Manager GatewayPID 2>&1) ||
+    out=$(ns runuser -u nobody -- busctl get-property "${MANAGER[@]}" "$HGW_BUS_PROPERTY_GATEWAY_PID" 2>&1) ||
         fail "get-property as nobody: $out"
     [ "$out" = "u $g0" ] || fail "GatewayPID as nobody: $out"
-    rc=0; out=$(ns runuser -u nobody -- gdbus call --system --dest org.hermes.Gateway1 --object-path /org/hermes/Gateway1 --method org.hermes.Gateway1.Manager.Replace '@a{sv} {}' 2>&1) || rc=$?
+    rc=0; out=$(ns runuser -u nobody -- gdbus call --system --dest "$HGW_BUS_NAME" --object-path "$HGW_BUS_PATH" --method "$HGW_BUS_INTERFACE.$HGW_BUS_METHOD_REPLACE" '@a{sv} {}' 2>&1) || rc=$?
     log "Replace as nobody (gdbus): exit $rc: $out"
     [ "$rc" != 0 ] || fail "Replace as nobody succeeded"
     # The daemon's refusal, not the bus's: polkit wants a password
     # (InteractiveAuthorizationRequired), or, without polkit, AccessDenied.
-    printf '%s\n' "$out" | grep -qE 'org\.freedesktop\.DBus\.Error\.InteractiveAuthorizationRequired|org\.hermes\.Gateway1\.Error\.AccessDenied' ||
+    printf '%s\n' "$out" | grep -qE "org\.freedesktop\.DBus\.Error\.InteractiveAuthorizationRequired|$HGW_BUS_ERROR_ACCESS_DENIED" ||
         fail "Replace as nobody: not refused by the daemon"
     printf '%s\n' "$out" | grep -q 'may not call Replace' || fail "Replace as nobody: the refusal does not name the method"
-    rc=0; out=$(ns runuser -u nobody -- busctl call org.hermes.Gateway1 /org/hermes/Gateway1 org.hermes.Gateway1.Manager Replace 'a{sv}' 0 2>&1) || rc=$?
+    rc=0; out=$(ns runuser -u nobody -- busctl call "${MANAGER[@]}" "$HGW_BUS_METHOD_REPLACE" 'a{sv}' 0 2>&1) || rc=$?
     log "Replace as nobody (busctl): exit $rc: $out"
     [ "$rc" != 0 ] || fail "Replace as nobody (busctl) succeeded"
     printf '%s\n' "$out" | grep -q 'may not call Replace' || fail "Replace as nobody (busctl): unexpected error"
@@ -42,7 +42,7 @@ run_scenario() {
     # only. Flag 4: do not queue.
     request_name() {
         ns runuser -u "$1" -- dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-            org.freedesktop.DBus.RequestName string:org.hermes.Gateway1.e2eprobe uint32:4 2>&1
+            org.freedesktop.DBus.RequestName "string:$HGW_BUS_NAME.e2eprobe" uint32:4 2>&1
     }
     rc=0; out=$(request_name nobody) || rc=$?
     log "RequestName as nobody: exit $rc: $out"

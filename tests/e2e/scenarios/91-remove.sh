@@ -28,8 +28,8 @@ run_scenario() {
         [ "$(ns systemctl show -P LoadState "$u")" = not-found ] || fail "$u still loaded"
     done
     ! ns systemctl --failed --no-legend --plain | grep -q hermes || fail "failed units: $(ns systemctl --failed --no-legend --plain)"
-    ! ns busctl status org.hermes.Gateway1 >/dev/null 2>&1 || fail "org.hermes.Gateway1 still owned"
-    ! activatable || fail "org.hermes.Gateway1 still activatable"
+    ! ns busctl status "$HGW_BUS_NAME" >/dev/null 2>&1 || fail "$HGW_BUS_NAME still owned"
+    ! activatable || fail "$HGW_BUS_NAME still activatable"
     # Every file of the package is gone but the conffile; directories that
     # other packages share may stay.
     local files; mapfile -t files <"$work/package-files"
