@@ -251,6 +251,20 @@ std::string bus_command_help(const BusCommandInfo& info)
     return out + "\n" + std::string(kExitCodes);
 }
 
+// `fleet`: one action so far, handover, with the bus options before or
+// after it, as pidfile's.
+std::string fleet_help()
+{
+    const BusCommandInfo& handover = *find_bus_command("fleet handover");
+    std::string out = "Fleet mode (one gateway per bot across hosts, elected on etcd): act on this host's place in "
+                      "its fleet.\n\n";
+    out += "Usage: " + std::string(kProgram) + " fleet [OPTIONS] handover [OPTIONS]\n\n";
+    out += "Actions:\n";
+    out += row("handover", handover.help);
+    out += "\n" + options_section(bus_command_options(handover));
+    return out + "\nThe options may come before or after the action.\n\n" + std::string(kExitCodes);
+}
+
 std::string migrate_help()
 {
     std::string out = wrap(kMigrateSummary, 0) + "\n";
