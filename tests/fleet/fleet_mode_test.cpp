@@ -95,6 +95,22 @@ TEST_CASE("fleet: a planned handover stops the leader's gateway, then the next h
     CHECK(took < 5s);
 }
 
+TEST_CASE("fleet: the leader's daemon stopped (as a service manager restarts it) hands over at once, no overlap",
+          "[fleet][etcd][bot-api]")
+{
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
+    const std::string old_poller = a.poller();
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(a.daemon.stop() == 0); // SIGTERM: the gateway stops first, then the lease is given back
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return b.leads_and_runs(); }));
+    CHECK(std::chrono::steady_clock::now() - t0 < kFleetTtlSeconds); // no wait for the lease to lapse
+    CHECK(api.wait_polls("b/", 1));
+    INFO("overlaps:\n" << overlaps_text(api));
+    CHECK(api.overlaps().empty());
+}
+
 TEST_CASE("fleet: with etcd's quorum lost the leader stops its gateway before its lease can lapse, and a leader "
           "polls again once quorum is back",
           "[fleet][etcd][bot-api]")
