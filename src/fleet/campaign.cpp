@@ -75,8 +75,9 @@ void Campaign::run()
     while (!stop_) {
         try {
             stand();
-        } catch (const Error& e) {
+        } catch (const std::exception& e) {
             // No lease, or one we gave up on: stand again once etcd answers.
+            // (Not only Error: whatever fails here must not end the thread.)
             post(CampaignEvent::Kind::Unreachable, 0, {}, e.what());
             lease_ = 0;
             wait_until(now_usec() + kRetryUsec);

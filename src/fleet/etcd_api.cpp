@@ -46,6 +46,19 @@ std::int64_t number(const json& j, const char* field)
     }
 }
 
+// A reply of the wrong shape (a number where a string belongs, ...) is
+// etcd's fault, reported as EtcdError like every other: the campaign's
+// thread handles that one kind.
+template <typename F>
+auto checked(F&& parse) -> decltype(parse())
+{
+    try {
+        return parse();
+    } catch (const nlohmann::json::exception& e) {
+        throw EtcdError(std::string("etcd's reply has an unexpected shape: ") + e.what());
+    }
+}
+
 } // namespace
 
 std::string base64_encode(std::string_view bytes)
@@ -122,7 +135,7 @@ std::string lease_grant_request(std::int64_t ttl_seconds)
     return json{{"TTL", std::to_string(ttl_seconds)}}.dump();
 }
 
-LeaseGrant parse_lease_grant(std::string_view reply)
+static LeaseGrant parse_lease_grant_unchecked(std::string_view reply)
 {
     json j = parse(reply, "a lease grant");
     LeaseGrant g{number(j, "ID"), number(j, "TTL")};
@@ -136,7 +149,7 @@ std::string lease_keepalive_request(std::int64_t lease)
     return json{{"ID", std::to_string(lease)}}.dump();
 }
 
-std::int64_t parse_lease_keepalive(std::string_view reply)
+static std::int64_t parse_lease_keepalive_unchecked(std::string_view reply)
 {
     json j = parse(reply, "a lease keep-alive");
     if (!j.contains("result") || !j.at("result").is_object())
@@ -158,7 +171,7 @@ std::string create_key_request(std::string_view key, std::string_view value, std
         .dump();
 }
 
-bool parse_txn_succeeded(std::string_view reply)
+static bool parse_txn_succeeded_unchecked(std::string_view reply)
 {
     json j = parse(reply, "a transaction");
     return j.value("succeeded", false);
@@ -173,7 +186,7 @@ std::string prefix_range_request(std::string_view prefix)
         .dump();
 }
 
-RangeReply parse_range(std::string_view reply)
+static RangeReply parse_range_unchecked(std::string_view reply)
 {
     json j = parse(reply, "a range read");
     RangeReply r;
@@ -192,7 +205,7 @@ std::string watch_request(std::string_view key, std::int64_t start_revision)
         .dump();
 }
 
-bool watch_line_deletes(std::string_view line)
+static bool watch_line_deletes_unchecked(std::string_view line)
 {
     json j = parse(line, "a watch");
     if (!j.contains("result"))
@@ -205,6 +218,31 @@ bool watch_line_deletes(std::string_view line)
             if (e.value("type", std::string()) == "DELETE")
                 return true;
     return false;
+}
+
+LeaseGrant parse_lease_grant(std::string_view reply)
+{
+    return checked([&] { return parse_lease_grant_unchecked(reply); });
+}
+
+std::int64_t parse_lease_keepalive(std::string_view reply)
+{
+    return checked([&] { return parse_lease_keepalive_unchecked(reply); });
+}
+
+bool parse_txn_succeeded(std::string_view reply)
+{
+    return checked([&] { return parse_txn_succeeded_unchecked(reply); });
+}
+
+RangeReply parse_range(std::string_view reply)
+{
+    return checked([&] { return parse_range_unchecked(reply); });
+}
+
+bool watch_line_deletes(std::string_view line)
+{
+    return checked([&] { return watch_line_deletes_unchecked(line); });
 }
 
 } // namespace hgw::fleet
