@@ -69,8 +69,9 @@ public:
                                 std::chrono::milliseconds timeout = kTimeout) const;
 
     // The partition: the root-side end goes down, the namespace's end loses
-    // its carrier. Packets vanish (no error comes back at once): new
-    // connections time out, established ones stall. Addresses stay, so
+    // its carrier. Packets vanish: established connections stall, new ones
+    // time out or, once address resolution gives up (about 3 s), fail with
+    // "No route to host"; nothing is refused at once. Addresses stay, so
     // servers bound to them go on listening.
     void link_down(Link link = Link::cluster);
     // Heals it and returns once both ends are up again, their neighbour
