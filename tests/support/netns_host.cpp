@@ -63,6 +63,10 @@ std::string ip_command()
 
 NetnsHost::NetnsHost(std::string name) : name_(std::move(name)), netns_(new_network_namespace())
 {
+    // Not die_with_parent: it is there for when the test dies.
+    SpawnOptions so;
+    so.netns_fd = netns_.get();
+    reaper_.emplace(Child::spawn({source_path("tests/scripts/netns_reaper.py"), std::to_string(::getpid())}, so));
     allocate();
     try {
         configure();
@@ -200,6 +204,11 @@ void NetnsHost::link_down(Link link)
 
 void NetnsHost::link_up(Link link)
 {
+    // An address resolution begun during the partition may still be due to
+    // fail, and would fail the first connection after it with "No route to
+    // host": forgotten on both ends, it starts afresh.
+    ip({"neigh", "flush", "dev", interface(link)}, false);
+    ip({"neigh", "flush", "dev", inner_name(link)}, true);
     ip({"link", "set", interface(link), "up"}, false);
     // The carrier reaches the other end through the kernel's link watch:
     // asked again until it has, as there is nothing to wait on.

@@ -13,9 +13,12 @@
 // running at once never share one. Loopback is up inside.
 //
 // The namespace is held by a file descriptor of this object, not by a
-// process or a /run/netns mount: it disappears, with its veth pairs, once
-// that fd is closed and no process runs in it any more, even when the test
-// crashes (what it spawned here dies with it: SpawnOptions::die_with_parent).
+// holder process or a /run/netns mount: it disappears, with its veth pairs,
+// once that fd is closed and no process runs in it any more. If the test
+// crashes, what it spawned here dies with it (SpawnOptions::die_with_parent),
+// and a reaper in the namespace (tests/scripts/netns_reaper.py), which sees
+// the test exit, kills what is left, such as a gateway whose daemon died:
+// the host goes down as a whole.
 // Needs CAP_SYS_ADMIN and CAP_NET_ADMIN (root); otherwise the constructor
 // throws saying which step failed.
 //
@@ -27,6 +30,7 @@
 #include "util/unique_fd.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,11 +69,13 @@ public:
                                 std::chrono::milliseconds timeout = kTimeout) const;
 
     // The partition: the root-side end goes down, the namespace's end loses
-    // its carrier. Packets vanish (no error comes back at once): new
-    // connections time out, established ones stall. Addresses stay, so
+    // its carrier. Packets vanish: established connections stall, new ones
+    // time out or, once address resolution gives up (about 3 s), fail with
+    // "No route to host"; nothing is refused at once. Addresses stay, so
     // servers bound to them go on listening.
     void link_down(Link link = Link::cluster);
-    // Heals it and returns once both ends are up again.
+    // Heals it and returns once both ends are up again, their neighbour
+    // (ARP) entries flushed: a connection made then gets through.
     void link_up(Link link = Link::cluster);
     [[nodiscard]] bool is_up(Link link) const;
 
@@ -80,6 +86,7 @@ private:
 
     std::string name_;
     UniqueFd netns_;
+    std::optional<Child> reaper_; // SIGKILLed, so doing nothing, when the host ends normally
     unsigned index_ = 0;
 };
 
