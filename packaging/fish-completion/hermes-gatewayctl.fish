@@ -5,7 +5,7 @@
 # in a real fish against that help, so that the two cannot drift apart.
 
 # The words typed so far that are neither options nor an option's value:
-# the command, then for pidfile its action.
+# the command, then for pidfile and fleet its action.
 function __hermes_gatewayctl_words
     set -l skip 0
     for word in (commandline -opc)[2..-1]
@@ -36,7 +36,7 @@ end
 
 function __hermes_gatewayctl_needs_action
     set -l words (__hermes_gatewayctl_words)
-    test "$words" = pidfile
+    test "$words" = $argv[1]
 end
 
 # Profile names: the homes under <root>/profiles of the system service and
@@ -50,8 +50,8 @@ function __hermes_gatewayctl_profiles
 end
 
 set -l c hermes-gatewayctl
-set -l bus_commands status replace restart start stop wait-ready watch
-set -l change_commands replace restart start stop
+set -l bus_commands status replace restart start stop wait-ready watch fleet
+set -l change_commands replace restart start stop fleet
 set -l bus_chosen '__fish_seen_argument -l system -l user -l address'
 
 # No command takes files, except --home, below.
@@ -68,13 +68,17 @@ complete -c $c -n __hermes_gatewayctl_needs_command -a stop -d 'Stop the gateway
 complete -c $c -n __hermes_gatewayctl_needs_command -a wait-ready -d 'Wait until the gateway is running and ready'
 complete -c $c -n __hermes_gatewayctl_needs_command -a watch -d "Print the daemon's signals as they come"
 complete -c $c -n __hermes_gatewayctl_needs_command -a migrate -d "Move supervision from Hermes' own unit to hermes-gatewayd"
+complete -c $c -n __hermes_gatewayctl_needs_command -a fleet -d "Fleet mode: act on this host's place in its fleet"
 
 # pidfile ACTION, its options before or after the action
-complete -c $c -n __hermes_gatewayctl_needs_action -a show -d 'Print the record as read'
-complete -c $c -n __hermes_gatewayctl_needs_action -a check -d 'Judge the record'
-complete -c $c -n __hermes_gatewayctl_needs_action -a clean -d 'Remove a stale record under the lock'
+complete -c $c -n '__hermes_gatewayctl_needs_action pidfile' -a show -d 'Print the record as read'
+complete -c $c -n '__hermes_gatewayctl_needs_action pidfile' -a check -d 'Judge the record'
+complete -c $c -n '__hermes_gatewayctl_needs_action pidfile' -a clean -d 'Remove a stale record under the lock'
 complete -c $c -n '__hermes_gatewayctl_in pidfile' -l home -x -a '(__fish_complete_directories)' -d 'The Hermes home'
 complete -c $c -n '__hermes_gatewayctl_in pidfile' -l json -d 'Print one JSON object'
+
+# fleet ACTION, its options before or after the action
+complete -c $c -n '__hermes_gatewayctl_needs_action fleet' -a handover -d 'Stop the gateway here, then give up the lease at once'
 
 # The bus commands
 complete -c $c -n "__hermes_gatewayctl_in $bus_commands; and not $bus_chosen" -l system -d 'Use the system bus'

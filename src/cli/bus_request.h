@@ -26,7 +26,7 @@ struct BusTarget {
     std::string bus_name; // HGW_BUS_NAME[.element of the profile] (util/bus_names.h)
 };
 
-enum class BusVerb { Status, Replace, Restart, Start, Stop, WaitReady, Watch };
+enum class BusVerb { Status, Replace, Restart, Start, Stop, WaitReady, Watch, FleetHandover };
 
 struct BusRequest {
     BusVerb verb = BusVerb::Status;

@@ -147,6 +147,31 @@ Invocation parse_bus_command(const BusCommandInfo& info, std::span<char* const> 
     return r;
 }
 
+// `fleet [OPTIONS] handover [OPTIONS]`: the action may come anywhere among
+// the options, as pidfile's. Handover is the only action so far.
+Invocation parse_fleet(std::span<char* const> args)
+{
+    std::vector<char*> rest;
+    bool handover = false, help = false;
+    for (char* arg : args) {
+        const std::string_view a(arg);
+        if (a == "handover" && !handover)
+            handover = true;
+        else
+            rest.push_back(arg);
+        help |= a == "-h" || a == "--help";
+    }
+    if (!handover) {
+        if (help)
+            return HelpRequest{fleet_help()};
+        for (char* arg : rest)
+            if (arg[0] != '-')
+                throw UsageError("fleet: unknown action '" + std::string(arg) + "' (the action is handover)");
+        throw UsageError("fleet: no action given (the action is handover)");
+    }
+    return parse_bus_command(*find_bus_command("fleet handover"), rest);
+}
+
 std::string help_hint(std::string_view command)
 {
     return "Run 'hermes-gatewayctl" + (command.empty() ? std::string() : " " + std::string(command)) +
@@ -173,6 +198,8 @@ Invocation parse_command_line(int argc, char** argv)
             return parse_pidfile(args.subspan(1));
         if (command == "migrate")
             return parse_migrate(args.subspan(1));
+        if (command == "fleet")
+            return parse_fleet(args.subspan(1));
         if (const BusCommandInfo* info = find_bus_command(command))
             return parse_bus_command(*info, args.subspan(1));
     } catch (const UsageError& e) {

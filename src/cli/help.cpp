@@ -101,6 +101,10 @@ const std::array kBusCommands = {
     BusCommandInfo{"stop", BusVerb::Stop,
                    "Stop the gateway and wait until it is gone; hermes-gatewayd keeps running", kLifecycleTimeout,
                    kStopOptions, true},
+    BusCommandInfo{"fleet handover", BusVerb::FleetHandover,
+                   "Fleet mode: on the leading host, stop the gateway, then give up the lease at once, so that the "
+                   "next host in line starts its gateway without waiting for the lease to lapse",
+                   kLifecycleTimeout, kStopOptions, true},
     BusCommandInfo{"wait-ready", BusVerb::WaitReady,
                    "Wait until the gateway is running and ready (exit 0 ready, 1 timed out, 4 no daemon)",
                    "How long to wait (default 5min)", kWaitReadyOptions},
@@ -245,6 +249,20 @@ std::string bus_command_help(const BusCommandInfo& info)
     if (info.prints_progress)
         out += "Progress (the daemon's signals) is printed as it happens, unless --json.\n";
     return out + "\n" + std::string(kExitCodes);
+}
+
+// `fleet`: one action so far, handover, with the bus options before or
+// after it, as pidfile's.
+std::string fleet_help()
+{
+    const BusCommandInfo& handover = *find_bus_command("fleet handover");
+    std::string out = "Fleet mode (one gateway per bot across hosts, elected on etcd): act on this host's place in "
+                      "its fleet.\n\n";
+    out += "Usage: " + std::string(kProgram) + " fleet [OPTIONS] handover [OPTIONS]\n\n";
+    out += "Actions:\n";
+    out += row("handover", handover.help);
+    out += "\n" + options_section(bus_command_options(handover));
+    return out + "\nThe options may come before or after the action.\n\n" + std::string(kExitCodes);
 }
 
 std::string migrate_help()

@@ -37,6 +37,7 @@ std::vector<OptionSpec> bus_command_options(const BusCommandInfo& info);
 
 std::string top_help();
 std::string pidfile_help();
+std::string fleet_help();
 std::string pidfile_action_help(PidfileAction action);
 std::string bus_command_help(const BusCommandInfo& info);
 std::string migrate_help();

@@ -97,6 +97,8 @@ struct RawOptions {
     std::string notify_socket;
     std::string log_target;
     std::string log_level;
+    std::string fleet_endpoints, fleet_name, fleet_ttl, fleet_clock_error;
+    std::string fleet_ca, fleet_cert, fleet_key, fleet_user, fleet_password_file;
     std::string config_file; // first pass only
 };
 
@@ -173,6 +175,20 @@ void declare_options(CLI::App& app, RawOptions& raw)
                    "(default: an abstract name of our own)");
     app.add_option("--log-target", raw.log_target, "auto, journal or stderr")->default_str(defaults.log_target);
     app.add_option("--log-level", raw.log_level, "debug, info, warning or error")->default_str(defaults.log_level);
+
+    app.add_option("--fleet-endpoints", raw.fleet_endpoints,
+                   "Fleet mode: etcd's client URLs (comma-separated); only the elected host runs the gateway");
+    app.add_option("--fleet-name", raw.fleet_name, "Fleet mode: the bot's name, the same on every host of the fleet");
+    app.add_option("--fleet-ttl", raw.fleet_ttl, "Fleet mode: the lease's time to live, renewed every third of it")
+        ->default_str(format_duration(defaults.fleet.ttl));
+    app.add_option("--fleet-clock-error", raw.fleet_clock_error,
+                   "Fleet mode: the most two hosts' clocks may differ in rate (0.01: 1%)")
+        ->default_str("0.01");
+    app.add_option("--fleet-cacert", raw.fleet_ca, "Fleet mode: the CA that signed etcd's certificate");
+    app.add_option("--fleet-cert", raw.fleet_cert, "Fleet mode: our TLS client certificate for etcd");
+    app.add_option("--fleet-key", raw.fleet_key, "Fleet mode: the key of --fleet-cert");
+    app.add_option("--fleet-user", raw.fleet_user, "Fleet mode: etcd user (with --fleet-password-file)");
+    app.add_option("--fleet-password-file", raw.fleet_password_file, "Fleet mode: a file holding --fleet-user's password");
 
     app.add_option("command", raw.command,
                    "The gateway's command line, after '--' (default: hermes gateway run)");
@@ -346,6 +362,77 @@ void check_consistency(const Config& c)
     }
 }
 
+std::vector<std::string> split_endpoints(const std::string& text)
+{
+    std::vector<std::string> out;
+    std::string::size_type at = 0;
+    while (at <= text.size()) {
+        const auto comma = text.find(',', at);
+        std::string one = trim(text.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+        if (!one.empty()) {
+            if (one.rfind("http://", 0) != 0 && one.rfind("https://", 0) != 0)
+                throw Error("--fleet-endpoints: '" + one + "' is not an http:// or https:// URL",
+                            "give etcd's client URLs, such as http://10.0.0.1:2379");
+            while (!one.empty() && one.back() == '/')
+                one.pop_back();
+            out.push_back(one);
+        }
+        if (comma == std::string::npos)
+            break;
+        at = comma + 1;
+    }
+    return out;
+}
+
+FleetConfig convert_fleet(const CLI::App& app, const RawOptions& raw, const Config& c)
+{
+    FleetConfig f;
+    const bool any = given(app, "--fleet-name") || given(app, "--fleet-ttl") || given(app, "--fleet-clock-error") ||
+                     given(app, "--fleet-cacert") || given(app, "--fleet-cert") || given(app, "--fleet-key") ||
+                     given(app, "--fleet-user") || given(app, "--fleet-password-file");
+    if (!given(app, "--fleet-endpoints")) {
+        if (any)
+            throw Error("fleet options without --fleet-endpoints", "give etcd's client URLs, or drop the fleet options");
+        return f;
+    }
+    f.endpoints = split_endpoints(raw.fleet_endpoints);
+    if (f.endpoints.empty())
+        throw Error("--fleet-endpoints names no URL", "give etcd's client URLs, such as http://10.0.0.1:2379");
+    f.name = raw.fleet_name.empty() ? (c.profile.empty() ? "default" : c.profile) : raw.fleet_name;
+    if (!is_valid_profile_name(f.name))
+        throw Error("--fleet-name '" + f.name + "' is not a valid name",
+                    "use 1 to 64 characters: lowercase letters, digits, '_' and '-', starting with a letter or digit");
+    if (given(app, "--fleet-ttl")) {
+        try {
+            f.ttl = parse_duration(raw.fleet_ttl);
+        } catch (const Error& e) {
+            throw Error("--fleet-ttl: " + std::string(e.what()), e.hint());
+        }
+        if (f.ttl.count() % 1'000'000 != 0)
+            throw Error("--fleet-ttl " + raw.fleet_ttl + " is not whole seconds", "etcd's leases count whole seconds");
+    }
+    if (given(app, "--fleet-clock-error")) {
+        std::size_t used = 0;
+        try {
+            f.clock_rate_error = std::stod(raw.fleet_clock_error, &used);
+        } catch (const std::logic_error&) {
+            used = 0;
+        }
+        if (used != raw.fleet_clock_error.size() || raw.fleet_clock_error.empty())
+            throw Error("--fleet-clock-error '" + raw.fleet_clock_error + "' is not a number", "give a fraction such as 0.01");
+    }
+    f.ca_file = raw.fleet_ca;
+    f.cert_file = raw.fleet_cert;
+    f.key_file = raw.fleet_key;
+    if (f.cert_file.empty() != f.key_file.empty())
+        throw Error("--fleet-cert and --fleet-key go together", "give both, or neither");
+    f.user = raw.fleet_user;
+    f.password_file = raw.fleet_password_file;
+    if (f.user.empty() != f.password_file.empty())
+        throw Error("--fleet-user and --fleet-password-file go together", "give both, or neither");
+    return f;
+}
+
 Config to_config(const CLI::App& app, const RawOptions& raw, const CLI::App& cli_app, const RawOptions& cli)
 {
     Config c;
@@ -397,6 +484,7 @@ Config to_config(const CLI::App& app, const RawOptions& raw, const CLI::App& cli
     if (given(app, "--log-level"))
         c.log_level = convert_log_level(raw.log_level);
 
+    c.fleet = convert_fleet(app, raw, c);
     check_consistency(c);
     return c;
 }

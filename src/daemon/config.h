@@ -28,6 +28,18 @@ enum class Readiness {
     Grace,   // its READY=1, or alive for ready_grace
 };
 
+// Fleet mode: one gateway per bot across hosts, elected on etcd
+// (docs/fleet.md). Off while `endpoints` is empty.
+struct FleetConfig {
+    std::vector<std::string> endpoints; // etcd's client URLs
+    std::string name;                   // the bot; hosts of one fleet share it
+    microseconds ttl = 10s;             // the lease; renewed every ttl/3
+    double clock_rate_error = 0.01;     // bound on clock rate differences
+    std::string ca_file, cert_file, key_file; // TLS to etcd
+    std::string user, password_file;          // etcd's authentication
+    [[nodiscard]] bool enabled() const { return !endpoints.empty(); }
+};
+
 struct Config {
     // The gateway.
     std::vector<std::string> command;               // argv; argv[0] looked up in PATH
@@ -67,6 +79,8 @@ struct Config {
     // Logging: "auto" (journal when run by systemd), "journal" or "stderr".
     std::string log_target = "auto";
     std::string log_level = "info";
+
+    FleetConfig fleet;
 
     [[nodiscard]] std::string bus_name() const; // org.hermes.Gateway1[.profile]
 };

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <sys/prctl.h>
+
 #include <cstring>
 
 namespace hgw::daemon {
@@ -24,6 +26,10 @@ namespace {
                              int error_fd, int go_fd)
 {
     ::setsid(); // own session and process group: a terminal's signals stay ours
+    // Fleet mode: a daemon that died cannot fence, so its gateway dies with
+    // it. Set before the go below: a parent gone already means no go.
+    if (req.die_with_parent)
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
     // Wait for the parent's go: one byte, or end of file if it gave up.
     char go = 0;

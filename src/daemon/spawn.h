@@ -21,6 +21,7 @@ struct SpawnRequest {
     std::filesystem::path working_directory;  // empty: ours
     int inherit_fd = -1;                      // passed on at the same number, or -1
     bool set_watchdog_pid = false;            // add WATCHDOG_PID=<child pid>
+    bool die_with_parent = false;             // SIGKILL when the daemon dies (PR_SET_PDEATHSIG)
 };
 
 // Runs in the parent between fork and exec, while the child waits: what

@@ -166,6 +166,7 @@ struct Supervisor::Impl {
     FileKeeper keeper;
     StormRule storm_rule;
     std::optional<ManagerLock> manager;
+    Supervisor::StartGate start_gate; // fleet mode: may this host run a gateway now?
     std::optional<ProcessIdentity> marked_child; // from the previous daemon, checked once
 
     Phase phase = Phase::Stopped;
@@ -240,6 +241,7 @@ struct Supervisor::Impl {
     [[nodiscard]] OpResult result(OpError e, std::string message) const;
     // Answers GenerationMismatch when the caller's if_generation is not ours.
     bool generation_differs(const OpOptions& opts, const Completion& done) const;
+    bool gate_refuses(Completion& done);
     [[nodiscard]] microseconds start_budget() const;
     [[nodiscard]] microseconds stop_budget(Phase from) const;
 
@@ -471,6 +473,7 @@ void Supervisor::Impl::spawn_gateway(const std::string& reason)
     }
     req.working_directory = config.working_directory;
     req.inherit_fd = held ? held->fd() : -1;
+    req.die_with_parent = config.fleet.enabled();
 
     auto g = std::make_unique<Gateway>();
     const std::uint64_t next_generation = generation + 1;
@@ -1042,6 +1045,19 @@ OpResult Supervisor::Impl::result(OpError e, std::string message) const
     return {e, std::move(message), gw ? gw->pid : 0, generation};
 }
 
+// Fleet mode: a host that is not the fleet's leader runs no gateway, and
+// says so to whoever asks for one.
+bool Supervisor::Impl::gate_refuses(Completion& done)
+{
+    if (!start_gate)
+        return false;
+    if (auto why = start_gate()) {
+        done(result(OpError::CannotStart, *why));
+        return true;
+    }
+    return false;
+}
+
 bool Supervisor::Impl::generation_differs(const OpOptions& opts, const Completion& done) const
 {
     if (!opts.if_generation || *opts.if_generation == generation)
@@ -1176,10 +1192,12 @@ bool Supervisor::healthy(microseconds grace) const
 
 void Supervisor::boot(Completion done) { start(OpOptions{"daemon start", {}, {}}, std::move(done)); }
 
+void Supervisor::set_start_gate(StartGate gate) { impl_->start_gate = std::move(gate); }
+
 void Supervisor::start(const OpOptions& opts, Completion done)
 {
     Impl& m = *impl_;
-    if (m.generation_differs(opts, done))
+    if (m.generation_differs(opts, done) || m.gate_refuses(done))
         return;
     if (m.op.kind == Job::Start || m.op.kind == Job::Replace) {
         m.op.waiters.push_back(std::move(done)); // answered when the gateway is ready
@@ -1232,7 +1250,7 @@ void Supervisor::stop(const OpOptions& opts, Completion done)
 void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Completion done)
 {
     Impl& m = *impl_;
-    if (m.generation_differs(opts, done))
+    if (m.generation_differs(opts, done) || m.gate_refuses(done))
         return;
     const std::string reason = opts.reason.empty() ? "replace requested" : opts.reason;
     if (m.op.kind == Job::Stop || m.op.kind == Job::Shutdown) {

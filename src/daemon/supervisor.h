@@ -131,6 +131,11 @@ public:
     void stop(const OpOptions& opts, Completion done);
     // restart_if_stopped: Restart semantics (also starts a stopped/failed gateway).
     void replace(const OpOptions& opts, bool restart_if_stopped, Completion done);
+    // Fleet mode: asked before every Start, Replace and Restart; a reason
+    // refuses it (CannotStart). Not asked for restarts after a crash: a host
+    // that must not run a gateway stops it with stop(), which ends those.
+    using StartGate = std::function<std::optional<std::string>()>;
+    void set_start_gate(StartGate gate);
     // The daemon is going away: stop the gateway, then `done`.
     void shutdown(Completion done);
 

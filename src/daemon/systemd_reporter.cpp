@@ -16,10 +16,29 @@ std::string status_line(State state, pid_t pid, std::uint64_t generation, const 
 
 } // namespace
 
+std::string SystemdReporter::with_fleet(const std::string& status) const
+{
+    return fleet_.empty() ? status : fleet_ + "; " + status;
+}
+
+void SystemdReporter::fleet_changed(const FleetStatus& fleet)
+{
+    fleet_ = "fleet " + std::string(to_string(fleet.role));
+    if (!fleet.leader.empty() && fleet.role != FleetRole::Leader)
+        fleet_ += " (leader " + fleet.leader + ")";
+    const std::string status = with_fleet(std::string(to_string(state_)));
+    if (!told_ready_ && fleet.role != FleetRole::Leader) {
+        told_ready_ = true;
+        systemd_.ready(status);
+    } else {
+        systemd_.status(status);
+    }
+}
+
 void SystemdReporter::phase_changed(const PhaseChange& c)
 {
     state_ = c.state_to;
-    std::string status = status_line(c.state_to, c.pid, c.generation, c.reason);
+    std::string status = with_fleet(status_line(c.state_to, c.pid, c.generation, c.reason));
     if (c.job == Job::Shutdown && !stopping_) {
         stopping_ = true;
         reloading_ = false; // STOPPING=1 ends a reload too
@@ -55,7 +74,7 @@ void SystemdReporter::gateway_ready(pid_t pid, std::uint64_t generation)
         return;
     told_ready_ = true;
     reloading_ = false;
-    systemd_.ready(status_line(State::Running, pid, generation, ""));
+    systemd_.ready(with_fleet(status_line(State::Running, pid, generation, "")));
 }
 
 void SystemdReporter::start_extended(microseconds budget, const std::string& why)

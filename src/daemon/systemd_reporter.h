@@ -4,6 +4,7 @@
 // STATUS= on every change, EXTEND_TIMEOUT_USEC= while stopping. A second
 // observer beside the bus, so the supervisor itself names no protocol.
 
+#include "daemon/fleet_member.h"
 #include "daemon/supervisor.h"
 #include "daemon/systemd_notifier.h"
 
@@ -20,6 +21,9 @@ public:
     void gateway_ready(pid_t pid, std::uint64_t generation) override;
     void gateway_status(const std::string& text) override;
     void start_extended(microseconds budget, const std::string& why) override;
+    // Fleet mode: STATUS= names the role; a host that does not lead is
+    // ready (READY=1) as soon as it stands for election, with no gateway.
+    void fleet_changed(const FleetStatus& fleet);
 
 private:
     SystemdNotifier& systemd_;
@@ -28,6 +32,8 @@ private:
     bool reloading_ = false; // RELOADING=1 sent, not yet ended by READY=1
     bool stopping_ = false;  // STOPPING=1 sent
     State state_ = State::Stopped;
+    std::string fleet_; // "fleet follower (leader ...)": STATUS='s prefix in fleet mode
+    [[nodiscard]] std::string with_fleet(const std::string& status) const;
 };
 
 } // namespace hgw::daemon

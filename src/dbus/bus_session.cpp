@@ -178,6 +178,19 @@ BusSession::~BusSession()
 
 bool BusSession::connected() const { return connection_ && object_ && pump_ && pump_->alive(); }
 
+void BusSession::set_fleet(daemon::FleetMember* fleet)
+{
+    fleet_ = fleet;
+    if (object_)
+        object_->set_fleet(fleet);
+}
+
+void BusSession::fleet_changed(const daemon::FleetStatus& now)
+{
+    if (object_)
+        object_->fleet_changed(now);
+}
+
 void BusSession::notify()
 {
     if (!listener_)
@@ -198,6 +211,7 @@ void BusSession::connect()
         connection_ = std::move(connection);
         // The object first, so that no call finds it missing once the name is ours.
         object_ = std::make_unique<ManagerObject>(connection_, loop_, supervisor_);
+        object_->set_fleet(fleet_);
         pump_ = std::make_unique<BusPump>(loop_, *connection_, [this](const std::string& why) { lost(why); });
         driver_ = sdbus::createProxy(*connection_, "org.freedesktop.DBus", "/org/freedesktop/DBus");
     } catch (...) {

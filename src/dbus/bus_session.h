@@ -14,6 +14,7 @@
 
 #include "daemon/config.h"
 #include "daemon/event_loop.h"
+#include "daemon/fleet_member.h"
 #include "daemon/supervisor.h"
 
 #include <sdbus-c++/IConnection.h>
@@ -74,6 +75,10 @@ public:
 
     void set_listener(Listener listener) { listener_ = std::move(listener); }
 
+    // Fleet mode: what the Fleet* properties report (see ManagerObject).
+    void set_fleet(daemon::FleetMember* fleet);
+    void fleet_changed(const daemon::FleetStatus& now);
+
 private:
     void connect();
     void request_name();
@@ -85,6 +90,7 @@ private:
 
     daemon::EventLoop& loop_;
     daemon::Supervisor& supervisor_;
+    daemon::FleetMember* fleet_ = nullptr;
     std::string bus_name_;
     std::string bus_label_; // "the system bus", "the bus at ADDR": for the log
     Connector connector_;

@@ -265,7 +265,14 @@ VariantMap ManagerObject::GetStatus()
             status_cache_ = status_map(now, supervisor_.paths(), ::getpid());
             status_of_ = std::move(now);
         }
-        return status_cache_;
+        if (!fleet_)
+            return status_cache_;
+        VariantMap with_fleet = status_cache_;
+        const daemon::FleetStatus& f = fleet_->status();
+        with_fleet.emplace("fleet_role", sdbus::Variant(std::string(daemon::to_string(f.role))));
+        with_fleet.emplace("fleet_leader", sdbus::Variant(f.leader));
+        with_fleet.emplace("fleet_deadline_usec", sdbus::Variant(f.fence_at_usec));
+        return with_fleet;
     });
 }
 
@@ -294,6 +301,19 @@ void ManagerObject::Stop(sdbus::Result<>&& result, VariantMap options)
 {
     run_authorized(HGW_BUS_METHOD_STOP, Action::Manage, std::move(result), [this, options](const auto& reply) {
         supervisor_.stop(parse_op_options(options), completion_for(reply));
+    });
+}
+
+void ManagerObject::FleetHandover(sdbus::Result<>&& result, VariantMap options)
+{
+    run_authorized(HGW_BUS_METHOD_FLEET_HANDOVER, Action::Manage, std::move(result), [this, options](const auto& reply) {
+        (void)parse_op_options(options); // checked like every operation's; none is used yet
+        daemon::Completion done = completion_for(reply);
+        if (!fleet_) {
+            done(daemon::OpResult{daemon::OpError::NotRunning, "this daemon runs no fleet (no --fleet-endpoints)", 0, 0});
+            return;
+        }
+        fleet_->handover(std::move(done));
     });
 }
 
@@ -392,6 +412,47 @@ std::vector<std::string> ManagerObject::Command()
     return guard_handler(HGW_BUS_PROPERTY_COMMAND, [&] { return supervisor_.snapshot().command; });
 }
 
+std::string ManagerObject::FleetRole()
+{
+    return guard_handler(HGW_BUS_PROPERTY_FLEET_ROLE, [&] {
+        return std::string(daemon::to_string(fleet_ ? fleet_->status().role : daemon::FleetRole::Standalone));
+    });
+}
+
+std::string ManagerObject::FleetLeader()
+{
+    return guard_handler(HGW_BUS_PROPERTY_FLEET_LEADER, [&] { return fleet_ ? fleet_->status().leader : std::string(); });
+}
+
+std::uint64_t ManagerObject::FleetDeadline()
+{
+    return guard_handler(HGW_BUS_PROPERTY_FLEET_DEADLINE,
+                         [&] { return fleet_ ? fleet_->status().fence_at_usec : std::uint64_t{0}; });
+}
+
+void ManagerObject::fleet_changed(const daemon::FleetStatus& now) noexcept
+{
+    std::map<std::string, sdbus::Variant> values;
+    try {
+        if (now.role != fleet_announced_.role)
+            values.emplace(HGW_BUS_PROPERTY_FLEET_ROLE, sdbus::Variant(std::string(daemon::to_string(now.role))));
+        if (now.leader != fleet_announced_.leader)
+            values.emplace(HGW_BUS_PROPERTY_FLEET_LEADER, sdbus::Variant(now.leader));
+        if (now.fence_at_usec != fleet_announced_.fence_at_usec)
+            values.emplace(HGW_BUS_PROPERTY_FLEET_DEADLINE, sdbus::Variant(now.fence_at_usec));
+    } catch (...) {
+        values.clear();
+    }
+    emit_properties_changed(values);
+    if (now.role != fleet_announced_.role || now.leader != fleet_announced_.leader)
+        emit_safely(HGW_BUS_SIGNAL_FLEET_ROLE_CHANGED,
+                    [&] { emitFleetRoleChanged(std::string(daemon::to_string(now.role)), now.leader); });
+    try {
+        fleet_announced_ = now;
+    } catch (...) {
+    }
+}
+
 // ---- What the supervisor reports ----
 
 void ManagerObject::phase_changed(const daemon::PhaseChange& change)
@@ -488,21 +549,26 @@ void ManagerObject::announce(const daemon::Snapshot& now) noexcept
     } catch (...) {
         values.clear();
     }
-    if (values.empty())
-        return;
-    // Built here, values included: sdbus-c++'s emitPropertiesChangedSignal
-    // would call the getters, i.e. read the supervisor again.
-    emit_safely("PropertiesChanged", [&] {
-        auto signal = getObject().createSignal("org.freedesktop.DBus.Properties", "PropertiesChanged");
-        signal << std::string(INTERFACE_NAME) << values << std::vector<std::string>{};
-        getObject().emitSignal(signal);
-    });
+    emit_properties_changed(values);
     // Whether or not it went out (a lost bus), it is not sent again: a new
     // connection starts from a fresh snapshot.
     try {
         announced_ = now;
     } catch (...) {
     }
+}
+
+// Built here, values included: sdbus-c++'s emitPropertiesChangedSignal
+// would call the getters, i.e. read the supervisor again.
+void ManagerObject::emit_properties_changed(const std::map<std::string, sdbus::Variant>& values) noexcept
+{
+    if (values.empty())
+        return;
+    emit_safely("PropertiesChanged", [&] {
+        auto signal = getObject().createSignal("org.freedesktop.DBus.Properties", "PropertiesChanged");
+        signal << std::string(INTERFACE_NAME) << values << std::vector<std::string>{};
+        getObject().emitSignal(signal);
+    });
 }
 
 } // namespace hgw::bus

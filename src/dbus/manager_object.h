@@ -23,6 +23,7 @@
 // StateChanged is sent at once, when the coarse state changes.
 
 #include "daemon/event_loop.h"
+#include "daemon/fleet_member.h"
 #include "daemon/supervisor.h"
 #include "dbus/authorizer.h"
 #include "dbus/types.h"
@@ -60,6 +61,14 @@ public:
     ManagerObject(const ManagerObject&) = delete;
     ManagerObject& operator=(const ManagerObject&) = delete;
 
+    // Fleet mode: the member whose role the Fleet* properties report, or
+    // nullptr (standalone). It must outlive the object, or be set to
+    // nullptr before it goes.
+    void set_fleet(daemon::FleetMember* fleet) { fleet_ = fleet; }
+    // The fleet's status changed: PropertiesChanged, and FleetRoleChanged
+    // when the role or the leader did.
+    void fleet_changed(const daemon::FleetStatus& now) noexcept;
+
 private:
     // Methods.
     VariantMap GetStatus() override;
@@ -69,6 +78,7 @@ private:
     void Stop(sdbus::Result<>&& result, VariantMap options) override;
     std::tuple<std::string, VariantMap> ValidatePidFile() override;
     void CleanPidFile(sdbus::Result<bool, std::string>&& result) override;
+    void FleetHandover(sdbus::Result<>&& result, VariantMap options) override;
 
     // Properties (read only from bus dispatch, never from a transition).
     std::string State() override;
@@ -82,6 +92,9 @@ private:
     sdbus::Struct<std::string, std::int32_t> LastExit() override;
     std::string PidFile() override;
     std::vector<std::string> Command() override;
+    std::string FleetRole() override;
+    std::string FleetLeader() override;
+    std::uint64_t FleetDeadline() override;
 
     // What the supervisor reports.
     void phase_changed(const daemon::PhaseChange& change) override;
@@ -96,6 +109,7 @@ private:
     // Sends PropertiesChanged for the properties where `now` differs from
     // `announced_`, then takes `now` as announced. Never throws.
     void announce(const daemon::Snapshot& now) noexcept;
+    void emit_properties_changed(const std::map<std::string, sdbus::Variant>& values) noexcept;
 
     // Answers the call being handled through `result`: authorizes its
     // caller for `action`, then runs `begin(reply)` (see the .cpp).
@@ -105,6 +119,8 @@ private:
     std::shared_ptr<sdbus::IConnection> connection_;
     daemon::EventLoop& loop_;
     daemon::Supervisor& supervisor_;
+    daemon::FleetMember* fleet_ = nullptr;
+    daemon::FleetStatus fleet_announced_;
     Authorizer authorizer_;
     // What PropertiesChanged has told clients so far.
     daemon::Snapshot announced_;

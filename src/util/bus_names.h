@@ -28,12 +28,14 @@
 #define HGW_BUS_METHOD_STOP "Stop"
 #define HGW_BUS_METHOD_VALIDATE_PID_FILE "ValidatePidFile"
 #define HGW_BUS_METHOD_CLEAN_PID_FILE "CleanPidFile"
+#define HGW_BUS_METHOD_FLEET_HANDOVER "FleetHandover"
 
 /* Signals */
 #define HGW_BUS_SIGNAL_STATE_CHANGED "StateChanged"
 #define HGW_BUS_SIGNAL_REPLACED "Replaced"
 #define HGW_BUS_SIGNAL_GATEWAY_EXITED "GatewayExited"
 #define HGW_BUS_SIGNAL_PID_FILE_REPAIRED "PidFileRepaired"
+#define HGW_BUS_SIGNAL_FLEET_ROLE_CHANGED "FleetRoleChanged"
 
 /* Properties */
 #define HGW_BUS_PROPERTY_STATE "State"
@@ -47,6 +49,9 @@
 #define HGW_BUS_PROPERTY_LAST_EXIT "LastExit"
 #define HGW_BUS_PROPERTY_PID_FILE "PidFile"
 #define HGW_BUS_PROPERTY_COMMAND "Command"
+#define HGW_BUS_PROPERTY_FLEET_ROLE "FleetRole"
+#define HGW_BUS_PROPERTY_FLEET_LEADER "FleetLeader"
+#define HGW_BUS_PROPERTY_FLEET_DEADLINE "FleetDeadline"
 
 /* Errors: HGW_BUS_ERROR_PREFIX <Name> */
 #define HGW_BUS_ERROR_PREFIX HGW_BUS_NAME ".Error."

@@ -122,12 +122,13 @@ TEST_CASE("completing `hermes-gatewayctl ` offers every command of its --help an
     CHECK(words_of(complete(shell, kCtl + " ", home)) == all_commands());
 }
 
-TEST_CASE("completing `hermes-gatewayctl pidfile ` offers the actions of pidfile --help", "[cli-docs][completion]")
+TEST_CASE("completing `hermes-gatewayctl pidfile ` (or fleet) offers the actions of its --help", "[cli-docs][completion]")
 {
     const std::string shell = GENERATE(as<std::string>{}, "bash", "zsh", "fish");
+    const std::string command = GENERATE(as<std::string>{}, "pidfile", "fleet");
     TempHome home;
-    INFO(shell);
-    CHECK(words_of(complete(shell, kCtl + " pidfile ", home)) == ctl_pidfile_actions());
+    INFO(shell << " " << command);
+    CHECK(words_of(complete(shell, kCtl + " " + command + " ", home)) == ctl_actions(command));
 }
 
 TEST_CASE("completing `hermes-gatewayctl COMMAND --` offers the long options of COMMAND --help and no other",
@@ -140,9 +141,10 @@ TEST_CASE("completing `hermes-gatewayctl COMMAND --` offers the long options of 
         {
             const Names expected = expected_options(command);
             CHECK(long_options_of(complete(shell, kCtl + " " + command + " --", home)) == expected);
-            if (command == "pidfile") // its options come before or after the action
-                for (const std::string& action : ctl_pidfile_actions())
-                    CHECK(long_options_of(complete(shell, kCtl + " pidfile " + action + " --", home)) == expected);
+            if (has_actions(command)) // its options come before or after the action
+                for (const std::string& action : ctl_actions(command))
+                    CHECK(long_options_of(complete(shell, kCtl + " " + command + " " + action + " --", home)) ==
+                          expected);
         }
     }
 }

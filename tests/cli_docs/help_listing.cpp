@@ -83,10 +83,14 @@ Names ctl_commands()
     return first_words(section_rows(ctl_help({}), "Commands:"));
 }
 
-Names ctl_pidfile_actions()
+Names ctl_pidfile_actions() { return ctl_actions("pidfile"); }
+
+Names ctl_actions(const std::string& command)
 {
-    return first_words(section_rows(ctl_help({"pidfile"}), "Actions:"));
+    return first_words(section_rows(ctl_help({command}), "Actions:"));
 }
+
+bool has_actions(const std::string& command) { return command == "pidfile" || command == "fleet"; }
 
 Names ctl_options(const std::string& command)
 {

@@ -16,6 +16,10 @@ Names ctl_commands();
 
 // The actions of `hermes-gatewayctl pidfile --help` (show, check, clean).
 Names ctl_pidfile_actions();
+// The commands whose first word is an action (pidfile, fleet), with their
+// actions, from `COMMAND --help`'s "Actions:".
+Names ctl_actions(const std::string& command);
+bool has_actions(const std::string& command);
 
 // The long options of `hermes-gatewayctl COMMAND --help`, --help included.
 Names ctl_options(const std::string& command);

@@ -125,9 +125,9 @@ TEST_CASE("hermes-gatewayctl(1) has an entry for every command and pidfile actio
     INFO("the entries of COMMANDS: " << Catch::Detail::stringify(tags));
     for (const std::string& command : ctl_commands()) {
         INFO(command);
-        if (command == "pidfile") {
-            for (const std::string& action : ctl_pidfile_actions())
-                CHECK(has_tag(tags, "pidfile " + action));
+        if (has_actions(command)) {
+            for (const std::string& action : ctl_actions(command))
+                CHECK(has_tag(tags, command + " " + action));
         } else {
             CHECK(has_tag(tags, command));
         }

@@ -394,9 +394,9 @@ TEST_CASE("the object on the bus is the interface of dbus/org.hermes.Gateway1.xm
         return std::count_if(promised.begin(), promised.end(),
                              [&](const std::string& l) { return l.rfind(kind, 0) == 0; });
     };
-    CHECK(count("method ") == 7);
-    CHECK(count("property ") == 11);
-    CHECK(count("signal ") == 4);
+    CHECK(count("method ") == 8);
+    CHECK(count("property ") == 14);
+    CHECK(count("signal ") == 5);
     for (const char* line : {"method Replace in=options:a{sv} out=pid:u,generation:t",
                              "method CleanPidFile in= out=removed:b,verdict:s",
                              "property LastExit type=(si) access=read emits=true",

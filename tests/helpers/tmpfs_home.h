@@ -5,6 +5,7 @@
 // skipped otherwise (see tests/CMakeLists.txt).
 
 #include "core/home.h"
+#include "helpers/needs_root.h"
 
 #include <catch2/catch.hpp>
 
@@ -20,14 +21,6 @@
 #include <vector>
 
 namespace hgw::test {
-
-inline bool needs_root(const char* why)
-{
-    if (::geteuid() == 0)
-        return true;
-    WARN(std::string("SKIPPED (needs root): ") + why);
-    return false;
-}
 
 class TmpfsHome {
 public:

@@ -58,6 +58,8 @@ Child spawn_daemon(const std::string& bus_address, const std::filesystem::path& 
     so.env = options.env;
     so.env["NOTIFY_SOCKET"] = notify.path();
     so.env["HGW_TEST_LOG"] = log.string();
+    so.netns_fd = options.netns_fd;
+    so.die_with_parent = options.netns_fd >= 0;
     return Child::spawn(argv, so);
 }
 

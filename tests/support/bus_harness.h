@@ -27,6 +27,10 @@ struct DaemonOptions {
     bool watchdog_pid = false;                   // set WATCHDOG_PID to the daemon's own pid
     bool wait_ready = true;                      // wait for the daemon's READY=1
     std::string name = "daemon";                 // names its log and notify socket in the home
+    // Run it (and so its gateways) in this network namespace
+    // (NetnsHost::netns_fd(), support/netns_host.h); it then also dies with
+    // the test. Its bus, a unix:path= socket, is reachable from any namespace.
+    int netns_fd = -1;
 };
 
 // Short daemon timeouts for tests; a flag given in `extra_daemon_args`

@@ -7,7 +7,9 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -70,6 +72,7 @@ Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& opt
     if (opts.capture_output && ::pipe2(pipefd, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe2 failed");
 
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0)
         throw std::runtime_error("fork failed");
@@ -82,6 +85,12 @@ Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& opt
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::setpgid(0, 0);
+        // The parent may have died before the prctl: then nobody would ever
+        // send the signal.
+        if (opts.die_with_parent && (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent))
+            ::_exit(124);
+        if (opts.netns_fd >= 0 && ::setns(opts.netns_fd, CLONE_NEWNET) != 0)
+            ::_exit(123);
         if (opts.capture_output) {
             ::dup2(pipefd[1], 1);
             ::dup2(pipefd[1], 2);

@@ -29,6 +29,13 @@ struct SpawnOptions {
     std::optional<uid_t> uid;               // setresuid in the child (we must be root)
     bool capture_output = false;            // stdout+stderr into a pipe
     std::string output_file;                // or: stdout+stderr appended to this file
+    // setns(CLONE_NEWNET) to this network namespace before the exec (the
+    // caller keeps the fd open; support/netns_host.h); -1: ours.
+    int netns_fd = -1;
+    // SIGKILL when the thread that spawned it exits, a crashed test included:
+    // nothing a test started (an etcd member, a namespace's process)
+    // outlives it when no destructor runs.
+    bool die_with_parent = false;
 };
 
 class Child {

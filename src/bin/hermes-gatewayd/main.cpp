@@ -4,6 +4,7 @@
 #include "core/manager_lock.h"
 #include "daemon/config.h"
 #include "daemon/event_loop.h"
+#include "daemon/fleet_member.h"
 #include "daemon/log.h"
 #include "daemon/supervisor.h"
 #include "daemon/systemd_notifier.h"
@@ -139,6 +140,10 @@ int run(const Config& config)
 
     EventLoop loop;
     SystemdNotifier systemd;
+    // Fleet mode's promise is checked before anything runs.
+    std::optional<fleet::FenceRule> fence_rule;
+    if (config.fleet.enabled())
+        fence_rule = fence_rule_for(config, systemd.watchdog_interval());
     Supervisor supervisor(loop, config, std::move(manager));
     loop.set_fault_handler(
         [&supervisor](const char* where, const std::string& what) { supervisor.on_fault(where, what); });
@@ -151,11 +156,25 @@ int run(const Config& config)
     SignalHandlers signals(loop, supervisor);
 
     log::info("serving " + config.bus_name() + " for " + supervisor.paths().home.string());
-    supervisor.boot([](const OpResult& r) {
-        if (!r.ok())
-            log::error("the gateway did not start: " + r.message);
-    });
+    // In a fleet, the gateway starts when this host is elected; alone, now.
+    std::unique_ptr<FleetMember> fleet;
+    if (fence_rule) {
+        fleet = std::make_unique<FleetMember>(loop, supervisor, config, *fence_rule,
+                                              [&bus, &reporter](const FleetStatus& s) {
+                                                  bus.fleet_changed(s);
+                                                  reporter.fleet_changed(s);
+                                              });
+        bus.set_fleet(fleet.get());
+        reporter.fleet_changed(fleet->status());
+    } else {
+        supervisor.boot([](const OpResult& r) {
+            if (!r.ok())
+                log::error("the gateway did not start: " + r.message);
+        });
+    }
     int code = loop.run();
+    bus.set_fleet(nullptr);
+    fleet.reset(); // the gateway is stopped by now: our lease is given back at once
     supervisor.remove_observer(&reporter);
     return code;
 }

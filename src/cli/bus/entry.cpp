@@ -18,7 +18,8 @@ int run_request(const BusRequest& r)
     case BusVerb::Replace:
     case BusVerb::Restart:
     case BusVerb::Start:
-    case BusVerb::Stop: return run_lifecycle(r);
+    case BusVerb::Stop:
+    case BusVerb::FleetHandover: return run_lifecycle(r);
     case BusVerb::WaitReady: return run_wait_ready(r);
     case BusVerb::Watch: return run_watch(r);
     }

@@ -27,6 +27,7 @@ constexpr Lifecycle kLifecycles[] = {
     {BusVerb::Restart, HGW_BUS_METHOD_RESTART, "restart the gateway", "restarted"},
     {BusVerb::Start, HGW_BUS_METHOD_START, "start the gateway", "started"},
     {BusVerb::Stop, HGW_BUS_METHOD_STOP, "stop the gateway", "stopped"},
+    {BusVerb::FleetHandover, HGW_BUS_METHOD_FLEET_HANDOVER, "hand the fleet's lead over", "handed over"},
 };
 
 const Lifecycle& lifecycle_of(BusVerb verb)
@@ -73,7 +74,7 @@ int run_lifecycle(const BusRequest& r)
 
     std::uint32_t pid = 0;
     std::uint64_t generation = 0;
-    const bool is_stop = r.verb == BusVerb::Stop;
+    const bool is_stop = r.verb == BusVerb::Stop || r.verb == BusVerb::FleetHandover; // no gateway to name
     try {
         throw_if_error(pending->reply.get());
     } catch (const BusCallError& e) {

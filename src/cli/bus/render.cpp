@@ -92,12 +92,16 @@ std::string local_time(std::int64_t usec, bool millis)
     return s;
 }
 
-std::int64_t now_usec()
+std::int64_t clock_usec(clockid_t clock)
 {
     timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clock, &ts);
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
 }
+
+std::int64_t now_usec() { return clock_usec(CLOCK_REALTIME); }
+// The daemon's fleet deadline is on CLOCK_MONOTONIC, the same on one host.
+std::int64_t monotonic_usec() { return clock_usec(CLOCK_MONOTONIC); }
 
 std::string shell_join(const Json& argv)
 {
@@ -195,6 +199,15 @@ void print_status(const Json& s, const BusTarget& target)
         std::int64_t ago = now_usec() - started;
         row("Started", local_time(started, false) +
                            (ago < 0 ? "" : ago < 1'000'000 ? "; just now" : "; " + format_duration(microseconds((ago / 1'000'000) * 1'000'000)) + " ago"));
+    }
+    if (std::string role = str(s, "fleet_role"); !role.empty()) {
+        std::string leader = str(s, "fleet_leader");
+        if (!leader.empty() && role != "leader")
+            role += "; leader " + leader;
+        if (std::int64_t deadline = num(s, "fleet_deadline_usec"); deadline != 0)
+            role += "; stops its gateway in " + format_duration(microseconds(std::max<std::int64_t>(0, deadline - monotonic_usec()))) +
+                    " unless its lease is renewed";
+        row("Fleet", role);
     }
     row("Status", str(s, "status_text"));
     row("Failure", str(s, "failure_reason"));

@@ -1,0 +1,170 @@
+// Fleet mode end to end: hermes-gatewayd on two "hosts" (each its own Hermes
+// home, D-Bus bus and daemon) elected on a real 3-member etcd cluster, their
+// stub gateways long-polling one bot token on the fake Bot API. The Bot API's
+// overlap log, not a count of processes, says whether two gateways ever
+// polled at once. Timeouts here are generous; the times themselves are
+// measured in bench/fleet, not asserted.
+
+#include "fleet_host.h"
+#include "util/bus_names.h"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <thread>
+
+using namespace hgw::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Host a leads and polls, host b follows it.
+struct TwoHosts {
+    EtcdCluster etcd;
+    BotApi api;
+    FleetHost a{"a", etcd.client_urls(), api.url()};
+    bool a_leads = eventually([&] { return a.leads_and_runs(); });
+    FleetHost b{"b", etcd.client_urls(), api.url()};
+    bool b_follows = eventually([&] { return b.role() == "follower" && b.leader() != ""; });
+
+    std::tuple<EtcdCluster&, BotApi&, FleetHost&, FleetHost&> parts()
+    {
+        REQUIRE(a_leads);
+        REQUIRE(b_follows);
+        return {etcd, api, a, b};
+    }
+};
+
+} // namespace
+
+TEST_CASE("fleet: one host leads and polls; the other follows, refuses to start, and takes over when the leader dies",
+          "[fleet][etcd][bot-api]")
+{
+    EtcdCluster etcd;
+    BotApi api;
+    FleetHost a("a", etcd.client_urls(), api.url());
+    REQUIRE(eventually([&] { return a.leads_and_runs(); }));
+    REQUIRE(api.wait_polls(a.poller(), 2));
+
+    FleetHost b("b", etcd.client_urls(), api.url());
+    // Follower from the start; the leader is named once etcd has answered.
+    REQUIRE(eventually([&] { return b.role() == "follower" && b.leader() != ""; }));
+    CHECK(b.state() == "stopped");
+    CHECK_THAT(b.leader(), Catch::Contains("daemon pid " + std::to_string(a.daemon.pid())));
+
+    // A follower runs no gateway, whoever asks.
+    std::string error;
+    try {
+        b.client.call_op("Start");
+    } catch (const sdbus::Error& e) {
+        error = e.getName() + ": " + e.getMessage();
+    }
+    CHECK_THAT(error, Catch::Contains("CannotStart") && Catch::Contains("does not lead"));
+
+    // The leader's daemon dies: its gateway dies with it (it cannot fence
+    // any more), its lease lapses, and b leads and polls.
+    const std::string old_poller = a.poller();
+    a.daemon.process().signal(SIGKILL);
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return b.leads_and_runs(); }));
+    CHECK(api.wait_polls(b.poller(), 2));
+    INFO("overlaps:\n" << overlaps_text(api) << "daemon b:\n" << b.daemon.log());
+    CHECK(api.overlaps().empty());
+    CHECK(api.stats().at("overlaps") == 0);
+}
+
+TEST_CASE("fleet: a planned handover stops the leader's gateway, then the next host starts without waiting for the lease",
+          "[fleet][etcd][bot-api]")
+{
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
+    const std::string old_poller = a.poller();
+
+    const auto t0 = std::chrono::steady_clock::now();
+    a.client.proxy().callMethod(HGW_BUS_METHOD_FLEET_HANDOVER).onInterface(HGW_BUS_INTERFACE)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return b.leads_and_runs(); }));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(api.wait_polls("b/", 1));
+    INFO("overlaps:\n" << overlaps_text(api));
+    CHECK(api.overlaps().empty());
+    CHECK(a.role() == "follower");
+    CHECK(a.state() == "stopped");
+    // Well under the lease's TTL: the lease was given back, not left to lapse.
+    CHECK(took < 5s);
+}
+
+TEST_CASE("fleet: the leader's daemon stopped (as a service manager restarts it) hands over at once, no overlap",
+          "[fleet][etcd][bot-api]")
+{
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
+    const std::string old_poller = a.poller();
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(a.daemon.stop() == 0); // SIGTERM: the gateway stops first, then the lease is given back
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return b.leads_and_runs(); }));
+    CHECK(std::chrono::steady_clock::now() - t0 < kFleetTtlSeconds); // no wait for the lease to lapse
+    CHECK(api.wait_polls("b/", 1));
+    INFO("overlaps:\n" << overlaps_text(api));
+    CHECK(api.overlaps().empty());
+}
+
+TEST_CASE("fleet: with etcd's quorum lost the leader stops its gateway before its lease can lapse, and a leader "
+          "polls again once quorum is back",
+          "[fleet][etcd][bot-api]")
+{
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
+    const std::string old_poller = a.poller();
+
+    // Two of three members gone: no renewal can be granted.
+    etcd.stop(1);
+    etcd.stop(2);
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return a.role() == "fenced"; }));
+    CHECK(a.state() == "stopped");
+    CHECK(b.role() != "leader");
+
+    etcd.start(1);
+    etcd.start(2);
+    REQUIRE(eventually([&] {
+        return (a.leads_and_runs()) || (b.leads_and_runs());
+    }, 120s));
+    CHECK(api.wait_polls(a.role() == "leader" ? "a/" : "b/", 1));
+    INFO("overlaps:\n" << overlaps_text(api) << "daemon a:\n" << a.daemon.log());
+    CHECK(api.overlaps().empty());
+}
+
+TEST_CASE("fleet: etcd's own leader killed: the fleet's leader keeps leading (or hands over cleanly), never two pollers",
+          "[fleet][etcd][bot-api]")
+{
+    TwoHosts f;
+    auto [etcd, api, a, b] = f.parts(); // references, all four
+    const std::size_t raft_leader = etcd.wait_leader();
+    etcd.kill(raft_leader);
+    (void)etcd.wait_leader(); // the other two elect one
+    // Renewals go on through the other members; give it a few of them.
+    const std::size_t polls_before = api.stats().at("polls").get<std::size_t>();
+    REQUIRE(eventually([&] { return api.stats().at("polls").get<std::size_t>() >= polls_before + 5; }));
+    REQUIRE(eventually([&] {
+        return (a.leads_and_runs()) || (b.leads_and_runs());
+    }));
+    etcd.start(raft_leader);
+    etcd.wait_healthy(raft_leader);
+    INFO("overlaps:\n" << overlaps_text(api) << "daemon a:\n" << a.daemon.log());
+    CHECK(api.overlaps().empty());
+}
+
+TEST_CASE("fleet: a configuration whose lease cannot cover the gateway's stop is refused, saying what to change",
+          "[fleet][config]")
+{
+    PrivateBus bus;
+    TempHome home;
+    RunResult r = run({daemon_path(), "--home", home.dir().string(), "--address", bus.address(), "--config", "",
+                       "--fleet-endpoints", "http://127.0.0.1:1", "--fleet-ttl", "10s", "--stop-timeout", "10s"});
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Catch::Contains("raise --fleet-ttl or lower --stop-timeout"));
+}
