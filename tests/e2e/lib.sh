@@ -62,7 +62,13 @@ record_pid() { ns cat "${1:-/var/lib/hermes}/gateway.pid" 2>/dev/null | python3 
 pidfile_check() { ns hermes-gatewayctl pidfile check --home "${1:-/var/lib/hermes}"; }
 race_lost() { ns journalctl -q --no-pager -u "$1" | grep -c 'PID file race lost'; }
 # The stub's other refusal: a second gateway found the first one's lock.
-lock_refused() { ns journalctl -q --no-pager -u "$1" | grep -c 'runtime lock is already held'; }
+# A refusal a Hermes status reader caused (its probe flock at the instant
+# the gateway took the lock: Hermes' own race, which the daemon answers with
+# a start at once) is not counted; the stub says who held the lock.
+lock_refused() {
+    ns journalctl -q --no-pager -u "$1" | grep 'runtime lock is already held' |
+        grep -cvE "stub: (held by Hermes' status reader|nobody holds it now)"
+}
 # Healthy: active unit, exactly one gateway, it is the daemon's child, the
 # record names it and validates, the bus says ready.
 healthy() {
