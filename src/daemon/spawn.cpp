@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 
 #include <cstring>
+#include <string_view>
 
 namespace hgw::daemon {
 
@@ -22,7 +23,26 @@ namespace {
 
 // Runs in the forked child: only async-signal-safe calls until exec, plus
 // the string building done before fork.
-[[noreturn]] void exec_child(const SpawnRequest& req, std::vector<char*>& argv, std::vector<std::string>& env,
+// Writes `n` in decimal at `out`, with a terminating NUL: no allocation,
+// for the forked child.
+void write_decimal(char* out, long n)
+{
+    char digits[24];
+    int len = 0;
+    do {
+        digits[len++] = static_cast<char>('0' + n % 10);
+        n /= 10;
+    } while (n > 0 && len < 23);
+    while (len > 0)
+        *out++ = digits[--len];
+    *out = '\0';
+}
+
+// `watchdog_pid`: the value part of a "WATCHDOG_PID=" entry of envp, long
+// enough for any pid, filled in here. Nothing in the child may allocate:
+// the parent may have other threads (fleet mode's campaign, a test's
+// observer), and one of them may have held the allocator's lock at fork.
+[[noreturn]] void exec_child(const SpawnRequest& req, char* const* argv, char* const* envp, char* watchdog_pid,
                              int error_fd, int go_fd)
 {
     ::setsid(); // own session and process group: a terminal's signals stay ours
@@ -56,14 +76,9 @@ namespace {
     ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     if (req.inherit_fd >= 0)
         ::fcntl(req.inherit_fd, F_SETFD, 0);
-    if (req.set_watchdog_pid)
-        env.push_back("WATCHDOG_PID=" + std::to_string(::getpid()));
-
-    std::vector<char*> envp;
-    for (auto& e : env)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-    ::execvpe(argv[0], argv.data(), envp.data());
+    if (watchdog_pid)
+        write_decimal(watchdog_pid, ::getpid());
+    ::execvpe(argv[0], argv, envp);
     int err = errno;
     (void)!::write(error_fd, &err, sizeof err);
     ::_exit(127);
@@ -102,6 +117,14 @@ pid_t spawn_process(const SpawnRequest& req, const BeforeExec& before_exec)
     std::vector<std::string> env;
     for (const auto& [k, v] : req.env)
         env.push_back(k + "=" + v);
+    constexpr std::string_view kWatchdogPid = "WATCHDOG_PID=";
+    if (req.set_watchdog_pid)
+        env.push_back(std::string(kWatchdogPid) + std::string(24, '\0'));
+    std::vector<char*> envp;
+    for (auto& e : env)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    char* watchdog_pid = req.set_watchdog_pid ? env.back().data() + kWatchdogPid.size() : nullptr;
 
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0)
@@ -116,7 +139,7 @@ pid_t spawn_process(const SpawnRequest& req, const BeforeExec& before_exec)
     if (pid < 0)
         throw_errno("fork");
     if (pid == 0)
-        exec_child(req, argv, env, write_end.get(), go_read.get());
+        exec_child(req, argv.data(), envp.data(), watchdog_pid, write_end.get(), go_read.get());
 
     write_end.reset();
     go_read.reset();
