@@ -1,6 +1,7 @@
 #include "daemon/fleet_member.h"
 
 #include "daemon/log.h"
+#include "util/duration.h"
 #include "util/errors.h"
 
 #include <nlohmann/json.hpp>
@@ -9,7 +10,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 
 namespace hgw::daemon {
 
@@ -49,14 +49,6 @@ std::string read_password(const std::string& file)
     std::string password;
     std::getline(in, password);
     return password;
-}
-
-std::string seconds_text(std::uint64_t usec)
-{
-    std::ostringstream s;
-    s.precision(3);
-    s << static_cast<double>(usec) / 1e6 << " s";
-    return s.str();
 }
 
 } // namespace
@@ -108,8 +100,8 @@ FleetMember::FleetMember(EventLoop& loop, Supervisor& supervisor, const Config& 
     o.value = our_identity();
     o.rule = rule_;
     log::info("fleet " + config.fleet.name + ": standing for election on etcd (lease " +
-              seconds_text(static_cast<std::uint64_t>(rule_.ttl.count())) + ", renewed every " +
-              seconds_text(static_cast<std::uint64_t>(rule_.renew_every().count())) + ")");
+              format_duration(rule_.ttl) + ", renewed every " +
+              format_duration(rule_.renew_every()) + ")");
     campaign_ = std::make_unique<fleet::Campaign>(std::move(o), [this](fleet::CampaignEvent e) {
         {
             std::lock_guard lock(mutex_);

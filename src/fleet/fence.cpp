@@ -1,18 +1,12 @@
 #include "fleet/fence.h"
 
+#include "util/duration.h"
+
 #include <cmath>
-#include <cstdio>
 
 namespace hgw::fleet {
 
 namespace {
-
-std::string seconds(microseconds d)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3gs", static_cast<double>(d.count()) / 1e6);
-    return buf;
-}
 
 microseconds scaled(microseconds d, double factor)
 {
@@ -36,16 +30,16 @@ std::uint64_t FenceRule::fence_at(std::uint64_t sent_usec) const
 std::optional<std::string> fence_problem(const FenceRule& rule, std::optional<microseconds> watchdog)
 {
     if (rule.ttl < microseconds(2'000'000))
-        return "--fleet-ttl " + seconds(rule.ttl) + " is shorter than etcd's shortest lease (2s)";
+        return "--fleet-ttl " + format_duration(rule.ttl) + " is shorter than etcd's shortest lease (2s)";
     if (rule.clock_rate_error < 0 || rule.clock_rate_error >= 0.5)
         return "--fleet-clock-error must be at least 0 and below 0.5, not " + std::to_string(rule.clock_rate_error);
     // A renewal sent one period after the last must be back before the stop begins.
     const microseconds usable = scaled(rule.ttl, 1.0 - rule.clock_rate_error) - rule.stop_budget;
     const microseconds needed = rule.renew_every() + rule.request_timeout;
     if (usable <= needed)
-        return "--fleet-ttl " + seconds(rule.ttl) + " leaves " + seconds(usable) +
-               " before the gateway's stop must begin (its stop takes up to " + seconds(rule.stop_budget) +
-               ": --stop-timeout plus the kill), but a renewal needs " + seconds(needed) +
+        return "--fleet-ttl " + format_duration(rule.ttl) + " leaves " + format_duration(usable) +
+               " before the gateway's stop must begin (its stop takes up to " + format_duration(rule.stop_budget) +
+               ": --stop-timeout plus the kill), but a renewal needs " + format_duration(needed) +
                " to come back: raise --fleet-ttl or lower --stop-timeout";
     if (watchdog) {
         // Frozen right before a renewal: the watchdog notices within its
@@ -53,8 +47,8 @@ std::optional<std::string> fence_problem(const FenceRule& rule, std::optional<mi
         const microseconds frozen_for = *watchdog + rule.stop_budget;
         const microseconds lease_left = scaled(rule.ttl, 1.0 - rule.clock_rate_error) - needed;
         if (frozen_for >= lease_left)
-            return "the service manager's watchdog (" + seconds(*watchdog) + ") plus the gateway's stop (" +
-                   seconds(rule.stop_budget) + ") is longer than what is left of a lease (" + seconds(lease_left) +
+            return "the service manager's watchdog (" + format_duration(*watchdog) + ") plus the gateway's stop (" +
+                   format_duration(rule.stop_budget) + ") is longer than what is left of a lease (" + format_duration(lease_left) +
                    ") when the daemon freezes just before a renewal: a frozen daemon's gateway could outlive its "
                    "lease. Lower WatchdogSec= (a drop-in) or raise --fleet-ttl";
     }
