@@ -86,6 +86,7 @@ FleetMember::FleetMember(EventLoop& loop, Supervisor& supervisor, const Config& 
     status_.role = FleetRole::Follower;
     supervisor_.set_start_gate([this] { return start_refusal(); });
     wake_source_ = loop_.add_io(wake_fd_.get(), EPOLLIN, [this](std::uint32_t) { drain_queue(); });
+    stop_orphan();
 
     fleet::CampaignOptions o;
     o.etcd.endpoints = config.fleet.endpoints;
@@ -198,6 +199,20 @@ void FleetMember::lead(std::uint64_t sent_usec)
     });
     if (!stopping_)
         start_gateway();
+}
+
+// A follower runs no gateway, not even one a previous daemon of this home
+// left running (a standalone daemon killed before fleet mode was set up).
+void FleetMember::stop_orphan()
+{
+    stopping_ = true;
+    supervisor_.stop_orphan([this](const OpResult& r) {
+        stopping_ = false;
+        if (!r.ok())
+            log::warning("fleet: " + r.message);
+        if (status_.role == FleetRole::Leader)
+            start_gateway(); // elected while the orphan stopped
+    });
 }
 
 void FleetMember::start_gateway()

@@ -64,6 +64,7 @@ private:
     void lead(std::uint64_t sent_usec);
     void renewed(std::uint64_t sent_usec);
     void fence(const std::string& why);
+    void stop_orphan();
     void start_gateway();
     void set(FleetRole role, std::string leader, std::uint64_t fence_at);
 
@@ -74,7 +75,7 @@ private:
     FleetStatus status_;
     EventSource fence_timer_;
     bool handing_over_ = false;
-    bool stopping_ = false; // a fence's stop is under way
+    bool stopping_ = false; // a fence's stop, or an orphan's, is under way
 
     // The campaign's thread hands events over through this queue and wakes
     // the loop with the eventfd.

@@ -1306,6 +1306,36 @@ void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Complet
     m.signal_gateway(SIGUSR1, Phase::Draining, Event::Replace, reason);
 }
 
+void Supervisor::stop_orphan(Completion done)
+{
+    Impl& m = *impl_;
+    if (m.gw || m.op.kind != Job::None || m.want_run) {
+        done(m.result(OpError::Busy, "the gateway is managed already; no orphan to look for"));
+        return;
+    }
+    std::optional<Obstacle> found;
+    try {
+        found = find_obstacle(paths_, m.marked_child);
+    } catch (const std::exception& e) {
+        // Looked for again at the first start, which stops an orphan too.
+        done(m.result(OpError::Failed, std::string("cannot look for an orphaned gateway now: ") + e.what()));
+        return;
+    }
+    m.marked_child.reset();
+    if (found->kind == Obstacle::Kind::Foreign)
+        log::warning("a gateway this daemon did not start runs in the home (" + found->why +
+                         "); it is left alone, and runs beside the fleet's leader until it is stopped",
+                     found->pid);
+    if (found->kind != Obstacle::Kind::Orphan) {
+        done(m.result(OpError::None, "no orphaned gateway"));
+        return;
+    }
+    m.begin_op(Job::Stop, OpOptions{"fleet: a follower runs no gateway", {}, {}}, std::move(done), microseconds{0});
+    log::warning("stopping " + found->why, found->pid);
+    m.watch_gateway(found->pid, std::move(*found->orphan));
+    m.signal_gateway(SIGTERM, Phase::Recovering, Event::FoundOrphan, found->why);
+}
+
 void Supervisor::shutdown(Completion done)
 {
     Impl& m = *impl_;

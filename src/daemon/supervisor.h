@@ -136,6 +136,11 @@ public:
     // that must not run a gateway stops it with stop(), which ends those.
     using StartGate = std::function<std::optional<std::string>()>;
     void set_start_gate(StartGate gate);
+    // Fleet mode, before this host stands for election: a follower runs no
+    // gateway, so an orphan a previous daemon of this home left running is
+    // stopped (SIGTERM, then SIGKILL), and `done` fires once none runs. A
+    // gateway not proven ours is only reported: it is never signalled.
+    void stop_orphan(Completion done);
     // The daemon is going away: stop the gateway, then `done`.
     void shutdown(Completion done);
 
