@@ -21,7 +21,8 @@
 //     org.freedesktop.DBus.Peer.Ping answered by the daemon itself (the same
 //     route through the bus and the daemon's loop, no work), Properties.Get
 //     of a constant property (through sdbus-c++ and one getter of ours) and
-//     GetId answered by the bus daemon (one hop less). With the CPU time per
+//     GetId answered by the bus daemon (one hop less); and Ping and GetStatus
+//     again from a plain sd-bus client (bench/sd_bus_caller.h). With the CPU time per
 //     call of the daemon, the bus daemon and the client thread.
 //  4. The daemon's resident memory (/proc/<pid>/status), after start-up and
 //     after everything above.
@@ -50,6 +51,7 @@
 // figures in docs/benchmarks.md use none.
 
 #include "bench_support.h"
+#include "sd_bus_caller.h"
 #include "process/pidfd.h"
 #include "process/process_info.h"
 #include "support/private_bus.h"
@@ -887,7 +889,10 @@ private:
     // Properties.Get of the constant PidFile goes through sdbus-c++'s
     // dispatch and one getter: the floor of a call into our code. GetId is
     // answered by the bus daemon itself: one hop instead of two.
-    enum class Method { Ping, PropGet, GetStatus, GetId };
+    // The *SdBus methods are the same calls from a plain sd-bus client
+    // (sd_bus_caller.h): the daemon's and the bus daemon's part without
+    // sdbus-c++'s decoding of 14 variants.
+    enum class Method { Ping, PropGet, GetStatus, GetId, PingSdBus, GetStatusSdBus };
 
     static const char* name_of(Method m)
     {
@@ -896,8 +901,62 @@ private:
         case Method::PropGet: return "Get PidFile (daemon)";
         case Method::GetStatus: return "GetStatus";
         case Method::GetId: return "GetId (bus daemon)";
+        case Method::PingSdBus: return "Peer.Ping (daemon, sd-bus client)";
+        case Method::GetStatusSdBus: return "GetStatus (sd-bus client)";
         }
         return "?";
+    }
+
+    // An sdbus-c++ client: the proxy goes before its connection.
+    struct CppClient {
+        std::unique_ptr<sdbus::IConnection> connection;
+        std::unique_ptr<sdbus::IProxy> proxy;
+    };
+
+    // One client's call of `m`, with the connection it owns.
+    static std::function<void()> make_call(Method m, const std::string& address)
+    {
+        if (m == Method::PingSdBus || m == Method::GetStatusSdBus)
+            return sd_bus_call(m, address);
+        auto c = std::make_shared<CppClient>();
+        c->connection = sdbus::createSessionBusConnectionWithAddress(address);
+        c->proxy = m == Method::GetId ? sdbus::createProxy(*c->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")
+                                      : sdbus::createProxy(*c->connection, HGW_BUS_NAME, HGW_BUS_PATH);
+        c->proxy->finishRegistration();
+        switch (m) {
+        case Method::Ping:
+            return [c] { c->proxy->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer"); };
+        case Method::PropGet:
+            return [c] {
+                if (c->proxy->getProperty(HGW_BUS_PROPERTY_PID_FILE).onInterface(HGW_BUS_INTERFACE).get<std::string>().empty())
+                    throw std::runtime_error("PidFile: empty answer");
+            };
+        case Method::GetStatus:
+            return [c] {
+                std::map<std::string, sdbus::Variant> st;
+                c->proxy->callMethod(HGW_BUS_METHOD_GET_STATUS).onInterface(HGW_BUS_INTERFACE).storeResultsTo(st);
+                if (st.at("state").get<std::string>() != "running")
+                    throw std::runtime_error("GetStatus: state is not running");
+            };
+        default:
+            return [c] {
+                std::string id;
+                c->proxy->callMethod("GetId").onInterface("org.freedesktop.DBus").storeResultsTo(id);
+                if (id.empty())
+                    throw std::runtime_error("GetId: empty answer");
+            };
+        }
+    }
+
+    static std::function<void()> sd_bus_call(Method m, const std::string& address)
+    {
+        auto caller = std::make_shared<SdBusCaller>(address);
+        if (m == Method::PingSdBus)
+            return [caller] { caller->ping(); };
+        return [caller] {
+            if (caller->status_state() != "running")
+                throw std::runtime_error("GetStatus: state is not running");
+        };
     }
 
     // `clients` threads, each with its own connection, calling `m` back to
@@ -914,52 +973,28 @@ private:
         std::string error;
         const std::string address = bus_->address();
 
+        // Warm up, wait for the go, then call back to back until told to stop.
+        auto measure = [&](std::size_t idx, const std::function<void()>& call, bool& counted_down) {
+            for (int i = 0; i < 50; ++i)
+                call();
+            warmed.count_down();
+            counted_down = true;
+            go.wait(false);
+            auto& mine = lat[idx];
+            mine.reserve(200'000);
+            const double cpu0 = thread_cpu();
+            while (!g_stop_load.load(std::memory_order_relaxed) && !g_interrupted && mine.size() < 2'000'000) {
+                double t0 = now();
+                call();
+                mine.push_back((now() - t0) * 1e6);
+            }
+            cpu[idx] = thread_cpu() - cpu0;
+            ended[idx] = now();
+        };
         auto client = [&](std::size_t idx) {
             bool counted_down = false;
             try {
-                auto conn = sdbus::createSessionBusConnectionWithAddress(address);
-                auto target = m == Method::GetId ? sdbus::createProxy(*conn, "org.freedesktop.DBus",
-                                                                      "/org/freedesktop/DBus")
-                                                 : sdbus::createProxy(*conn, HGW_BUS_NAME, HGW_BUS_PATH);
-                target->finishRegistration();
-                std::map<std::string, sdbus::Variant> st;
-                std::string id;
-                auto call = [&] {
-                    switch (m) {
-                    case Method::Ping:
-                        target->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer");
-                        break;
-                    case Method::PropGet:
-                        if (target->getProperty(HGW_BUS_PROPERTY_PID_FILE).onInterface(HGW_BUS_INTERFACE).get<std::string>().empty())
-                            throw std::runtime_error("PidFile: empty answer");
-                        break;
-                    case Method::GetStatus:
-                        target->callMethod(HGW_BUS_METHOD_GET_STATUS).onInterface(HGW_BUS_INTERFACE).storeResultsTo(st);
-                        if (st.at("state").get<std::string>() != "running")
-                            throw std::runtime_error("GetStatus: state is not running");
-                        break;
-                    case Method::GetId:
-                        target->callMethod("GetId").onInterface("org.freedesktop.DBus").storeResultsTo(id);
-                        if (id.empty())
-                            throw std::runtime_error("GetId: empty answer");
-                        break;
-                    }
-                };
-                for (int i = 0; i < 50; ++i)
-                    call();
-                warmed.count_down();
-                counted_down = true;
-                go.wait(false);
-                auto& mine = lat[idx];
-                mine.reserve(200'000);
-                const double cpu0 = thread_cpu();
-                while (!g_stop_load.load(std::memory_order_relaxed) && !g_interrupted && mine.size() < 2'000'000) {
-                    double t0 = now();
-                    call();
-                    mine.push_back((now() - t0) * 1e6);
-                }
-                cpu[idx] = thread_cpu() - cpu0;
-                ended[idx] = now();
+                measure(idx, make_call(m, address), counted_down);
             } catch (const std::exception& e) {
                 std::lock_guard lock(error_mutex);
                 error = e.what();
@@ -1013,7 +1048,8 @@ private:
     json load_phase()
     {
         const std::vector<int> client_counts = {1, 4, 16};
-        const std::vector<Method> order = {Method::Ping, Method::PropGet, Method::GetStatus, Method::GetId};
+        const std::vector<Method> order = {Method::Ping,   Method::PropGet,   Method::GetStatus,
+                                           Method::GetId,  Method::PingSdBus, Method::GetStatusSdBus};
         json out = json::array();
         for (int clients : client_counts) {
             // Two rounds, the second in reverse order, so a drift in machine
@@ -1172,13 +1208,13 @@ void print_summary(const json& j)
 
     std::cout << "\nD-Bus round trips (microseconds; calls per second over all clients; CPU per call of\n"
                  "the daemon, the bus daemon and the client thread)\n";
-    std::cout << "  " << std::left << std::setw(22) << "method" << std::right << std::setw(8) << "clients"
+    std::cout << "  " << std::left << std::setw(34) << "method" << std::right << std::setw(8) << "clients"
               << std::setw(9) << "p50" << std::setw(9) << "p99" << std::setw(10) << "calls/s" << std::setw(9)
               << "daemon" << std::setw(9) << "bus" << std::setw(9) << "client" << "\n";
     std::map<int, std::map<std::string, json>> by_clients;
     for (const auto& row : j["load"]) {
         by_clients[row["clients"].get<int>()][row["method"].get<std::string>()] = row;
-        std::cout << "  " << std::left << std::setw(22) << row["method"].get<std::string>() << std::right
+        std::cout << "  " << std::left << std::setw(34) << row["method"].get<std::string>() << std::right
                   << std::setw(8) << row["clients"].get<int>() << std::setw(9)
                   << fixed(row["latency_us"]["median"].get<double>(), 1) << std::setw(9)
                   << fixed(row["latency_us"]["p99"].get<double>(), 1) << std::setw(10)
@@ -1233,6 +1269,10 @@ void print_summary(const json& j)
                   << fixed(gs / ping) << "x, p99 " << fixed(gs99 / ping99) << "x, calls/s " << fixed(1 / tput)
                   << "x of Ping: " << verdict(gs / ping <= 1.5 && gs99 / ping99 <= 1.5 && tput <= 1.5)
                   << "  (p50 " << fixed(gs / get) << "x of Get PidFile)\n";
+        const double c_gs = rows["GetStatus (sd-bus client)"]["latency_us"]["median"].get<double>();
+        const double c_ping = rows["Peer.Ping (daemon, sd-bus client)"]["latency_us"]["median"].get<double>();
+        std::cout << "  GetStatus within 1.3x of Ping, " << std::setw(2) << clients << " sd-bus client(s)  p50 "
+                  << fixed(c_gs / c_ping) << "x: " << verdict(c_gs / c_ping <= 1.3) << "\n";
     }
     std::cout << "  idle RSS < 8 MB                  " << fixed(rss / 1024.0) << " MiB: " << verdict(rss < 8 * 1024)
               << "\n";
