@@ -247,7 +247,7 @@ TEST_CASE("item 14: a bus name owned by another connection at start-up is asked 
     check_clean_shutdown(daemon, home, static_cast<pid_t>(pid));
 }
 
-TEST_CASE("PropertiesChanged carries Phase, State and Job across a Replace; GetStatus has the new keys",
+TEST_CASE("PropertiesChanged carries Phase, State and Job across a Replace, GetStatus has the new keys",
           "[daemon][dbus][bus-session][issue8]")
 {
     TempHome home;

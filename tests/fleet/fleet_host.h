@@ -9,6 +9,8 @@
 #include "support/bot_api.h"
 #include "support/bus_harness.h"
 #include "support/etcd_cluster.h"
+#include "process/pidfd.h"
+#include "util/unique_fd.h"
 
 #include <catch2/catch.hpp>
 
@@ -55,6 +57,8 @@ struct FleetHost {
     std::string leader() { return client.status().at("fleet_leader").get<std::string>(); }
     std::uint32_t gateway() { return client.status().at("pid").get<std::uint32_t>(); }
     std::string poller() { return name + "/" + std::to_string(gateway()); }
+    // The gateway that runs now, as a pidfd: readable once it has exited.
+    hgw::UniqueFd gateway_pidfd() { return hgw::UniqueFd(hgw::pidfd_open(static_cast<pid_t>(gateway()))); }
     bool leads_and_runs() { return role() == "leader" && state() == "running"; }
 
     std::string name;

@@ -37,7 +37,7 @@ struct TwoHosts {
 
 } // namespace
 
-TEST_CASE("fleet: one host leads and polls; the other follows, refuses to start, and takes over when the leader dies",
+TEST_CASE("fleet: one host leads and polls, the other follows, refuses to start, and takes over when the leader dies",
           "[fleet][etcd][bot-api]")
 {
     EtcdCluster etcd;
@@ -63,9 +63,9 @@ TEST_CASE("fleet: one host leads and polls; the other follows, refuses to start,
 
     // The leader's daemon dies: its gateway dies with it (it cannot fence
     // any more), its lease lapses, and b leads and polls.
-    const std::string old_poller = a.poller();
+    const hgw::UniqueFd old_gateway = a.gateway_pidfd();
     a.daemon.process().signal(SIGKILL);
-    CHECK(api.wait_poll_end(old_poller));
+    CHECK(wait_readable(old_gateway.get(), kTimeout)); // it exited
     REQUIRE(eventually([&] { return b.leads_and_runs(); }));
     CHECK(api.wait_polls(b.poller(), 2));
     INFO("overlaps:\n" << overlaps_text(api) << "daemon b:\n" << b.daemon.log());
@@ -78,12 +78,12 @@ TEST_CASE("fleet: a planned handover stops the leader's gateway, then the next h
 {
     TwoHosts f;
     auto [etcd, api, a, b] = f.parts(); // references, all four
-    const std::string old_poller = a.poller();
+    const hgw::UniqueFd old_gateway = a.gateway_pidfd();
 
     const auto t0 = std::chrono::steady_clock::now();
     a.client.proxy().callMethod(HGW_BUS_METHOD_FLEET_HANDOVER).onInterface(HGW_BUS_INTERFACE)
         .withArguments(std::map<std::string, sdbus::Variant>{});
-    CHECK(api.wait_poll_end(old_poller));
+    CHECK(wait_readable(old_gateway.get(), kTimeout)); // it exited
     REQUIRE(eventually([&] { return b.leads_and_runs(); }));
     const auto took = std::chrono::steady_clock::now() - t0;
     CHECK(api.wait_polls("b/", 1));
@@ -100,10 +100,10 @@ TEST_CASE("fleet: the leader's daemon stopped (as a service manager restarts it)
 {
     TwoHosts f;
     auto [etcd, api, a, b] = f.parts(); // references, all four
-    const std::string old_poller = a.poller();
+    const hgw::UniqueFd old_gateway = a.gateway_pidfd();
     const auto t0 = std::chrono::steady_clock::now();
     CHECK(a.daemon.stop() == 0); // SIGTERM: the gateway stops first, then the lease is given back
-    CHECK(api.wait_poll_end(old_poller));
+    CHECK(wait_readable(old_gateway.get(), kTimeout)); // it exited
     REQUIRE(eventually([&] { return b.leads_and_runs(); }));
     CHECK(std::chrono::steady_clock::now() - t0 < kFleetTtlSeconds); // no wait for the lease to lapse
     CHECK(api.wait_polls("b/", 1));
@@ -117,12 +117,12 @@ TEST_CASE("fleet: with etcd's quorum lost the leader stops its gateway before it
 {
     TwoHosts f;
     auto [etcd, api, a, b] = f.parts(); // references, all four
-    const std::string old_poller = a.poller();
+    const hgw::UniqueFd old_gateway = a.gateway_pidfd();
 
     // Two of three members gone: no renewal can be granted.
     etcd.stop(1);
     etcd.stop(2);
-    CHECK(api.wait_poll_end(old_poller));
+    CHECK(wait_readable(old_gateway.get(), kTimeout)); // it exited
     // The role turns "fenced" as the stop begins; the stop itself ends a moment later.
     REQUIRE(eventually([&] { return a.role() == "fenced" && a.state() == "stopped"; }));
     CHECK(b.role() != "leader");

@@ -328,7 +328,7 @@ TEST_CASE("SystemdNotifier speaks sd_notify to $NOTIFY_SOCKET and keeps the envi
     CHECK(std::getenv("WATCHDOG_USEC") != nullptr);
 }
 
-TEST_CASE("SystemdNotifier: no socket, no messages; another process's watchdog is not ours", "[notify][systemd]")
+TEST_CASE("SystemdNotifier: no socket, no messages, another process's watchdog is not ours", "[notify][systemd]")
 {
     {
         ScopedEnv socket("NOTIFY_SOCKET", std::nullopt);

@@ -62,7 +62,7 @@ void require_enospc_and_nothing_left(HomeLock& lock, const TmpfsHome& home)
 
 } // namespace
 
-TEST_CASE("lock_home cleans under the lock; publish writes both files; hand_over leaves the lock to the child",
+TEST_CASE("lock_home cleans under the lock, publish writes both files, hand_over leaves the lock to the child",
           "[home-lock][process]")
 {
     TempHome home;
@@ -118,7 +118,7 @@ TEST_CASE("publish refuses a gateway.pid that appeared after the lock was taken,
     CHECK(home.read("gateway.lock").empty());
 }
 
-TEST_CASE("lock_home loses to a holder and names it; throws ENOENT for a missing home", "[home-lock]")
+TEST_CASE("lock_home loses to a holder and names it, throws ENOENT for a missing home", "[home-lock]")
 {
     TempHome home;
     LockOutcome first = lock_home(home.paths());

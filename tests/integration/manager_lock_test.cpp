@@ -70,7 +70,7 @@ TEST_CASE("a second acquirer in the same home gets Held with the first one's pid
     CHECK(std::get<ManagerLock::Held>(again).pid == ::getpid());
 }
 
-TEST_CASE("previous() tells what a dead holder left, its child included; ours carries the child on", "[manager-lock]")
+TEST_CASE("previous() tells what a dead holder left, its child included, ours carries the child on", "[manager-lock]")
 {
     TempHome home;
     int ready[2];
@@ -162,7 +162,7 @@ TEST_CASE("a missing home is Unavailable", "[manager-lock]")
     CHECK(std::get<ManagerLock::Unavailable>(r).reason.find("gone") != std::string::npos);
 }
 
-TEST_CASE("a read-only home: an existing gatewayd.lock is locked read-only; without one, Unavailable",
+TEST_CASE("a read-only home: an existing gatewayd.lock is locked read-only, without one, Unavailable",
           "[manager-lock][erofs][root]")
 {
     if (!needs_root("mounts a tmpfs and remounts it read-only"))

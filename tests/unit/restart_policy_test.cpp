@@ -53,7 +53,7 @@ TEST_CASE("readiness resets the back-off but not the burst count")
     CHECK(p.consecutive_crashes() == 1);
 }
 
-TEST_CASE("more crashes than the burst within the window fail; older ones fall out of the window")
+TEST_CASE("more crashes than the burst within the window fail, older ones fall out of the window")
 {
     RestartPolicy p(limits());
     std::uint64_t t = 1000 * kSecond;
@@ -76,7 +76,7 @@ TEST_CASE("more crashes than the burst within the window fail; older ones fall o
     CHECK(q.on_exit(ExitClass::Crash, t).kind != Kind::Fail);
 }
 
-TEST_CASE("exit 75 after readiness restarts at once and is no crash; exit 78 fails at once")
+TEST_CASE("exit 75 after readiness restarts at once and is no crash, exit 78 fails at once")
 {
     RestartPolicy p(limits());
     std::uint64_t t = 1000 * kSecond;

@@ -66,7 +66,7 @@ TEST_CASE("item 4: --write-pidfile with a command Hermes does not see as a gatew
     }
 }
 
-TEST_CASE("item 4: --write-pidfile accepts every command line shape Hermes recognises; without it anything goes",
+TEST_CASE("item 4: --write-pidfile accepts every command line shape Hermes recognises, without it anything goes",
           "[config][write-pidfile][item4]")
 {
     const std::vector<std::vector<std::string>> accepted = {
