@@ -14,7 +14,7 @@ function __hermes_gatewayctl_words
             continue
         end
         switch $word
-            case --home --address --profile --timeout --reason --if-generation --newer-than
+            case --home --address --profile --timeout --reason --if-generation --newer-than --to
                 set skip 1
             case '-*'
             case '*'
@@ -79,6 +79,7 @@ complete -c $c -n '__hermes_gatewayctl_in pidfile' -l json -d 'Print one JSON ob
 
 # fleet ACTION, its options before or after the action
 complete -c $c -n '__hermes_gatewayctl_needs_action fleet' -a handover -d 'Stop the gateway here, then give up the lease at once'
+complete -c $c -n '__hermes_gatewayctl_in fleet' -l to -x -d 'Hand over to this host'
 
 # The bus commands
 complete -c $c -n "__hermes_gatewayctl_in $bus_commands; and not $bus_chosen" -l system -d 'Use the system bus'

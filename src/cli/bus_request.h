@@ -36,6 +36,7 @@ struct BusRequest {
     std::string reason;                               // replace, restart, start, stop
     std::optional<std::uint64_t> if_generation;       // replace, restart, start, stop
     std::uint64_t newer_than = 0;                     // wait-ready
+    std::string to;                                   // fleet handover: the host to lead next
 };
 
 // The module's one exported function: runs the command, returns the exit code.

@@ -143,6 +143,11 @@ Invocation parse_bus_command(const BusCommandInfo& info, std::span<char* const> 
         r.if_generation = count_value("--if-generation", *g);
     if (const std::string* n = s.value("--newer-than"))
         r.newer_than = count_value("--newer-than", *n);
+    if (const std::string* to = s.value("--to")) {
+        if (to->empty())
+            throw UsageError("empty --to (name a host in line, or leave it out for the next one in line)");
+        r.to = *to;
+    }
     // --wait is accepted and changes nothing: these commands always wait.
     return r;
 }

@@ -22,7 +22,8 @@ constexpr std::string_view kExitCodes =
     "  7  timed out\n"
     "  8  generation mismatch (--if-generation)\n"
     "  9  the gateway failed to start\n"
-    "  10 a new gateway cannot start (replace, restart: refused; the running gateway was left alone)\n";
+    "  10 refused, the running gateway left alone (replace, restart: a new gateway cannot start; fleet handover\n"
+    "     --to: the host is not in line, or not next in time)\n";
 
 constexpr std::string_view kPidfileSummary = "Inspect and repair the gateway's PID file (no daemon needed)";
 
@@ -75,6 +76,15 @@ constexpr std::array kStartLikeOptions = {
 // stop: the same without --wait.
 constexpr std::span<const OptionSpec> kStopOptions(kStartLikeOptions.data(), 2);
 
+constexpr std::array kHandoverOptions = {
+    kStartLikeOptions[0],
+    kStartLikeOptions[1],
+    OptionSpec{"--to", "HOST",
+               "Hand over to this host (its --fleet-host name, by default its hostname): the hosts in line ahead of "
+               "it step back first; refused (exit 10, the gateway here left running) if it is not in line or does "
+               "not get next within 5s"},
+};
+
 constexpr std::array kWaitReadyOptions = {
     OptionSpec{"--newer-than", "N",
                "Wait for a gateway of a generation above N (e.g. the one that replaces a killed gateway)"},
@@ -103,8 +113,8 @@ const std::array kBusCommands = {
                    kStopOptions, true},
     BusCommandInfo{"fleet handover", BusVerb::FleetHandover,
                    "Fleet mode: on the leading host, stop the gateway, then give up the lease at once, so that the "
-                   "next host in line starts its gateway without waiting for the lease to lapse",
-                   kLifecycleTimeout, kStopOptions, true},
+                   "next host in line (or the one --to names) starts its gateway without waiting for the lease to lapse",
+                   kLifecycleTimeout, kHandoverOptions, true},
     BusCommandInfo{"wait-ready", BusVerb::WaitReady,
                    "Wait until the gateway is running and ready (exit 0 ready, 1 timed out, 4 no daemon)",
                    "How long to wait (default 5min)", kWaitReadyOptions},
@@ -258,7 +268,7 @@ std::string fleet_help()
     const BusCommandInfo& handover = *find_bus_command("fleet handover");
     std::string out = "Fleet mode (one gateway per bot across hosts, elected on etcd): act on this host's place in "
                       "its fleet.\n\n";
-    out += "Usage: " + std::string(kProgram) + " fleet [OPTIONS] handover [OPTIONS]\n\n";
+    out += "Usage: " + std::string(kProgram) + " fleet [OPTIONS] handover [--to HOST] [OPTIONS]\n\n";
     out += "Actions:\n";
     out += row("handover", handover.help);
     out += "\n" + options_section(bus_command_options(handover));

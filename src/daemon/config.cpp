@@ -97,7 +97,7 @@ struct RawOptions {
     std::string notify_socket;
     std::string log_target;
     std::string log_level;
-    std::string fleet_endpoints, fleet_name, fleet_ttl, fleet_clock_error;
+    std::string fleet_endpoints, fleet_name, fleet_host, fleet_ttl, fleet_clock_error;
     std::string fleet_ca, fleet_cert, fleet_key, fleet_user, fleet_password_file;
     std::string config_file; // first pass only
 };
@@ -179,6 +179,9 @@ void declare_options(CLI::App& app, RawOptions& raw)
     app.add_option("--fleet-endpoints", raw.fleet_endpoints,
                    "Fleet mode: etcd's client URLs (comma-separated); only the elected host runs the gateway");
     app.add_option("--fleet-name", raw.fleet_name, "Fleet mode: the bot's name, the same on every host of the fleet");
+    app.add_option("--fleet-host", raw.fleet_host,
+                   "Fleet mode: the name this host stands as, shown to the others and named by fleet handover --to "
+                   "(default: its hostname)");
     app.add_option("--fleet-ttl", raw.fleet_ttl, "Fleet mode: the lease's time to live, renewed every third of it")
         ->default_str(format_duration(defaults.fleet.ttl));
     app.add_option("--fleet-clock-error", raw.fleet_clock_error,
@@ -387,7 +390,8 @@ std::vector<std::string> split_endpoints(const std::string& text)
 FleetConfig convert_fleet(const CLI::App& app, const RawOptions& raw, const Config& c)
 {
     FleetConfig f;
-    const bool any = given(app, "--fleet-name") || given(app, "--fleet-ttl") || given(app, "--fleet-clock-error") ||
+    const bool any = given(app, "--fleet-name") || given(app, "--fleet-host") || given(app, "--fleet-ttl") ||
+                     given(app, "--fleet-clock-error") ||
                      given(app, "--fleet-cacert") || given(app, "--fleet-cert") || given(app, "--fleet-key") ||
                      given(app, "--fleet-user") || given(app, "--fleet-password-file");
     if (!given(app, "--fleet-endpoints")) {
@@ -402,6 +406,9 @@ FleetConfig convert_fleet(const CLI::App& app, const RawOptions& raw, const Conf
     if (!is_valid_profile_name(f.name))
         throw Error("--fleet-name '" + f.name + "' is not a valid name",
                     "use 1 to 64 characters: lowercase letters, digits, '_' and '-', starting with a letter or digit");
+    if (given(app, "--fleet-host") && raw.fleet_host.empty())
+        throw Error("--fleet-host is empty", "name this host, or leave the option out for its hostname");
+    f.host = raw.fleet_host;
     if (given(app, "--fleet-ttl")) {
         try {
             f.ttl = parse_duration(raw.fleet_ttl);

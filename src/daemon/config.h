@@ -33,6 +33,7 @@ enum class Readiness {
 struct FleetConfig {
     std::vector<std::string> endpoints; // etcd's client URLs
     std::string name;                   // the bot; hosts of one fleet share it
+    std::string host;                   // what this host stands as; empty: its hostname
     microseconds ttl = 10s;             // the lease; renewed every ttl/3
     double clock_rate_error = 0.01;     // bound on clock rate differences
     std::string ca_file, cert_file, key_file; // TLS to etcd

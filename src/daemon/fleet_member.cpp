@@ -1,15 +1,15 @@
 #include "daemon/fleet_member.h"
 
 #include "daemon/log.h"
+#include "fleet/member.h"
 #include "util/duration.h"
 #include "util/errors.h"
-
-#include <nlohmann/json.hpp>
 
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <utility>
 
 namespace hgw::daemon {
 
@@ -26,20 +26,7 @@ std::string hostname()
     return buf;
 }
 
-// What our key in etcd holds: who we are, for the other hosts' status.
-std::string our_identity()
-{
-    return nlohmann::json{{"host", hostname()}, {"pid", ::getpid()}}.dump();
-}
-
-// "host (daemon pid N)", from a key's value; the raw value if it is not ours.
-std::string describe_member(const std::string& value)
-{
-    auto j = nlohmann::json::parse(value, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("host"))
-        return value;
-    return j.value("host", std::string("?")) + " (daemon pid " + std::to_string(j.value("pid", 0)) + ")";
-}
+using fleet::describe_member;
 
 std::string read_password(const std::string& file)
 {
@@ -98,7 +85,7 @@ FleetMember::FleetMember(EventLoop& loop, Supervisor& supervisor, const Config& 
         o.etcd.password = read_password(config.fleet.password_file);
     o.etcd.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(rule_.request_timeout);
     o.prefix = "/hermes-gatewayd/fleet/" + config.fleet.name + "/";
-    o.value = our_identity();
+    o.value = fleet::member_value(config.fleet.host.empty() ? hostname() : config.fleet.host, ::getpid());
     o.rule = rule_;
     log::info("fleet " + config.fleet.name + ": standing for election on etcd (lease " +
               format_duration(rule_.ttl) + ", renewed every " +
@@ -178,10 +165,13 @@ void FleetMember::on_event(const fleet::CampaignEvent& e)
             log::warning("fleet: our place in line is gone (" + e.why + "); standing again");
         break;
     case Kind::Resigned:
-        log::info("fleet: resigned; standing again at the back of the line");
+        log::info("fleet: " + (e.why.empty() ? std::string("resigned") : e.why) +
+                  "; standing again at the back of the line");
         if (status_.role != FleetRole::Fenced)
             set(FleetRole::Follower, status_.leader, 0);
         break;
+    case Kind::HandoverReady: handover_ready(e.leader); break;
+    case Kind::HandoverRefused: handover_refused(e.why); break;
     }
 }
 
@@ -253,12 +243,51 @@ void FleetMember::fence(const std::string& why)
     });
 }
 
-void FleetMember::handover(Completion done)
+void FleetMember::handover(const std::string& to, Completion done)
 {
     if (status_.role != FleetRole::Leader) {
         done(OpResult{OpError::NotRunning, "this host does not lead its fleet; nothing to hand over", 0, 0});
         return;
     }
+    if (handing_over_ || handover_done_) {
+        done(OpResult{OpError::Busy, "a handover is under way already", 0, 0});
+        return;
+    }
+    if (to.empty()) {
+        stop_and_resign(std::move(done));
+        return;
+    }
+    // Our gateway runs on until the named host is next in line.
+    log::info("fleet: handing over to " + to + " once it is next in line");
+    handover_done_ = std::move(done);
+    campaign_->prepare_handover(to);
+}
+
+void FleetMember::handover_ready(const std::string& next)
+{
+    Completion done = std::exchange(handover_done_, nullptr);
+    if (!done)
+        return;
+    if (status_.role != FleetRole::Leader) {
+        done(OpResult{OpError::NotRunning, "this host stopped leading before " + describe_member(next) +
+                                               " was next in line; nothing to hand over", 0, 0});
+        return;
+    }
+    log::info("fleet: " + describe_member(next) + " is next in line; handing over");
+    stop_and_resign(std::move(done));
+}
+
+void FleetMember::handover_refused(const std::string& why)
+{
+    Completion done = std::exchange(handover_done_, nullptr);
+    if (!done)
+        return;
+    log::warning("fleet: handover refused: " + why);
+    done(OpResult{OpError::CannotStart, "handover refused: " + why + "; the gateway here was left running", 0, 0});
+}
+
+void FleetMember::stop_and_resign(Completion done)
+{
     handing_over_ = true;
     fence_timer_.reset();
     set(FleetRole::Follower, {}, 0);

@@ -55,8 +55,10 @@ public:
     // Why this host may not run a gateway now; nothing when it leads.
     [[nodiscard]] std::optional<std::string> start_refusal() const;
     // Planned handover: stop our gateway, then resign, so that the next
-    // host in line starts at once.
-    void handover(Completion done);
+    // host in line starts at once. With `to`, the first follower of that
+    // host is made next first (the others ahead of it make way); if that
+    // cannot be done, the call fails and our gateway runs on.
+    void handover(const std::string& to, Completion done);
 
 private:
     void drain_queue();
@@ -66,6 +68,9 @@ private:
     void fence(const std::string& why);
     void stop_orphan();
     void start_gateway();
+    void handover_ready(const std::string& next);
+    void handover_refused(const std::string& why);
+    void stop_and_resign(Completion done);
     void set(FleetRole role, std::string leader, std::uint64_t fence_at);
 
     EventLoop& loop_;
@@ -75,6 +80,7 @@ private:
     FleetStatus status_;
     EventSource fence_timer_;
     bool handing_over_ = false;
+    Completion handover_done_; // a handover --to, waiting for its host to be next
     bool stopping_ = false; // a fence's stop, or an orphan's, is under way
 
     // The campaign's thread hands events over through this queue and wakes

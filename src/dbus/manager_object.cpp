@@ -307,13 +307,13 @@ void ManagerObject::Stop(sdbus::Result<>&& result, VariantMap options)
 void ManagerObject::FleetHandover(sdbus::Result<>&& result, VariantMap options)
 {
     run_authorized(HGW_BUS_METHOD_FLEET_HANDOVER, Action::Manage, std::move(result), [this, options](const auto& reply) {
-        (void)parse_op_options(options); // checked like every operation's; none is used yet
+        const HandoverOptions parsed = parse_handover_options(options);
         daemon::Completion done = completion_for(reply);
         if (!fleet_) {
             done(daemon::OpResult{daemon::OpError::NotRunning, "this daemon runs no fleet (no --fleet-endpoints)", 0, 0});
             return;
         }
-        fleet_->handover(std::move(done));
+        fleet_->handover(parsed.to, std::move(done));
     });
 }
 

@@ -58,4 +58,17 @@ daemon::OpOptions parse_op_options(const VariantMap& options)
     return out;
 }
 
+HandoverOptions parse_handover_options(const VariantMap& options)
+{
+    VariantMap rest = options;
+    HandoverOptions out;
+    if (auto to = rest.extract(HGW_BUS_OPTION_HANDOVER_TO)) {
+        out.to = value_of<std::string>(to.key(), to.mapped(), "s (string)");
+        if (out.to.empty())
+            invalid("option '" HGW_BUS_OPTION_HANDOVER_TO "' names no host (leave it out to hand over to the next in line)");
+    }
+    out.op = parse_op_options(rest);
+    return out;
+}
+
 } // namespace hgw::bus

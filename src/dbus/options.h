@@ -5,6 +5,7 @@
 #include "dbus/types.h"
 
 #include <cstddef>
+#include <string>
 
 namespace hgw::bus {
 
@@ -19,5 +20,14 @@ inline constexpr std::size_t kMaxReasonBytes = 1024;
 // longer than kMaxReasonBytes or a timeout that does not fit in
 // microseconds throws sdbus::Error(HGW_BUS_ERROR_INVALID_ARGS) naming the key.
 daemon::OpOptions parse_op_options(const VariantMap& options);
+
+// FleetHandover's: those of Stop, and
+//   to  s  the host to lead next (HGW_BUS_OPTION_HANDOVER_TO); absent:
+//          whoever is next in line. Empty is refused.
+struct HandoverOptions {
+    daemon::OpOptions op;
+    std::string to;
+};
+HandoverOptions parse_handover_options(const VariantMap& options);
 
 } // namespace hgw::bus

@@ -199,13 +199,26 @@ static RangeReply parse_range_unchecked(std::string_view reply)
     return r;
 }
 
-std::string watch_request(std::string_view key, std::int64_t start_revision)
+std::string put_request(std::string_view key, std::string_view value, std::int64_t lease)
 {
-    return json{{"create_request", {{"key", base64_encode(key)}, {"start_revision", std::to_string(start_revision)}}}}
+    return json{{"key", base64_encode(key)}, {"value", base64_encode(value)}, {"lease", std::to_string(lease)}}.dump();
+}
+
+std::string delete_request(std::string_view key)
+{
+    return json{{"key", base64_encode(key)}}.dump();
+}
+
+std::string watch_prefix_request(std::string_view prefix, std::int64_t start_revision)
+{
+    return json{{"create_request",
+                 {{"key", base64_encode(prefix)},
+                  {"range_end", base64_encode(prefix_range_end(prefix))},
+                  {"start_revision", std::to_string(start_revision)}}}}
         .dump();
 }
 
-static bool watch_line_deletes_unchecked(std::string_view line)
+static std::vector<WatchEvent> parse_watch_line_unchecked(std::string_view line)
 {
     json j = parse(line, "a watch");
     if (!j.contains("result"))
@@ -213,11 +226,12 @@ static bool watch_line_deletes_unchecked(std::string_view line)
     const json& r = j.at("result");
     if (r.value("canceled", false))
         throw EtcdError("etcd cancelled the watch: " + r.value("cancel_reason", std::string("no reason given")));
+    std::vector<WatchEvent> events;
     if (r.contains("events"))
         for (const json& e : r.at("events"))
-            if (e.value("type", std::string()) == "DELETE")
-                return true;
-    return false;
+            events.push_back({e.value("type", std::string()) == "DELETE",
+                              e.contains("kv") ? base64_decode(e.at("kv").value("key", std::string())) : std::string()});
+    return events;
 }
 
 LeaseGrant parse_lease_grant(std::string_view reply)
@@ -240,9 +254,14 @@ RangeReply parse_range(std::string_view reply)
     return checked([&] { return parse_range_unchecked(reply); });
 }
 
-bool watch_line_deletes(std::string_view line)
+void check_reply(std::string_view reply, std::string_view what)
 {
-    return checked([&] { return watch_line_deletes_unchecked(line); });
+    checked([&] { (void)parse(reply, what); });
+}
+
+std::vector<WatchEvent> parse_watch_line(std::string_view line)
+{
+    return checked([&] { return parse_watch_line_unchecked(line); });
 }
 
 } // namespace hgw::fleet

@@ -63,10 +63,21 @@ bool parse_txn_succeeded(std::string_view reply);
 std::string prefix_range_request(std::string_view prefix);
 RangeReply parse_range(std::string_view reply);
 
-// POST /v3/watch: events for `key` from `start_revision` on.
-std::string watch_request(std::string_view key, std::int64_t start_revision);
-// One line of the watch stream: true when it reports the key deleted.
-// Throws EtcdError for an error or a cancelled watch.
-bool watch_line_deletes(std::string_view line);
+// POST /v3/kv/put: `key` = `value`, attached to `lease` (gone with it).
+std::string put_request(std::string_view key, std::string_view value, std::int64_t lease);
+// POST /v3/kv/deleterange: `key` alone.
+std::string delete_request(std::string_view key);
+// A reply that carries nothing we need: throws EtcdError if it is an error.
+void check_reply(std::string_view reply, std::string_view what);
+
+// POST /v3/watch: events for every key under `prefix` from `start_revision` on.
+std::string watch_prefix_request(std::string_view prefix, std::int64_t start_revision);
+struct WatchEvent {
+    bool deleted = false; // else a put
+    std::string key;
+};
+// One line of the watch stream, its events in order. Throws EtcdError for
+// an error or a cancelled watch.
+std::vector<WatchEvent> parse_watch_line(std::string_view line);
 
 } // namespace hgw::fleet

@@ -23,10 +23,11 @@ std::size_t append_body(char* data, std::size_t size, std::size_t n, void* out)
 }
 
 // The watch stream: whole lines are judged as they arrive; returning 0
-// ends the transfer once the key was deleted.
+// ends the transfer once an event was wanted.
 struct WatchSink {
+    const EtcdClient::WatchFilter& wanted;
     std::string pending;
-    bool deleted = false;
+    bool seen = false;
     std::string error;
 };
 
@@ -40,12 +41,12 @@ std::size_t watch_body(char* data, std::size_t size, std::size_t n, void* out)
         if (line.find_first_not_of(" \r\t") == std::string::npos)
             continue;
         try {
-            if (watch_line_deletes(line))
-                sink->deleted = true;
+            for (const WatchEvent& e : parse_watch_line(line))
+                sink->seen = sink->seen || sink->wanted(e);
         } catch (const EtcdError& e) {
             sink->error = e.what();
         }
-        if (sink->deleted || !sink->error.empty())
+        if (sink->seen || !sink->error.empty())
             return 0;
     }
     return size * n;
@@ -194,13 +195,23 @@ RangeReply EtcdClient::range_prefix(const std::string& prefix)
     return parse_range(post("/v3/kv/range", prefix_range_request(prefix)));
 }
 
-bool EtcdClient::wait_deleted(const std::string& key, std::int64_t start_revision, std::chrono::milliseconds wait,
-                              const std::atomic<bool>& stop)
+void EtcdClient::put(const std::string& key, const std::string& value, std::int64_t lease)
+{
+    check_reply(post("/v3/kv/put", put_request(key, value, lease)), "a put");
+}
+
+void EtcdClient::remove(const std::string& key)
+{
+    check_reply(post("/v3/kv/deleterange", delete_request(key)), "a deletion");
+}
+
+bool EtcdClient::watch_prefix(const std::string& prefix, std::int64_t start_revision, std::chrono::milliseconds wait,
+                              const std::atomic<bool>& stop, const WatchFilter& wanted)
 {
     const std::string& endpoint = options_.endpoints[preferred_];
-    WatchSink sink;
+    WatchSink sink{wanted, {}, false, {}};
     const std::string url = endpoint + "/v3/watch";
-    const std::string body = watch_request(key, start_revision);
+    const std::string body = watch_prefix_request(prefix, start_revision);
     Slist headers;
     CURL* c = prepare(url, body, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_body);
@@ -211,7 +222,7 @@ bool EtcdClient::wait_deleted(const std::string& key, std::int64_t start_revisio
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_requested);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &stop);
     const CURLcode rc = curl_easy_perform(c);
-    if (sink.deleted)
+    if (sink.seen)
         return true;
     if (!sink.error.empty())
         throw EtcdError(sink.error);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,12 +42,16 @@ public:
     void revoke(std::int64_t lease);
     bool create(const std::string& key, const std::string& value, std::int64_t lease);
     RangeReply range_prefix(const std::string& prefix);
+    void put(const std::string& key, const std::string& value, std::int64_t lease);
+    void remove(const std::string& key);
 
-    // Waits until `key` is deleted (true), `wait` passes (false) or `stop`
-    // becomes true (false), watching from `start_revision` so that a
-    // deletion between the caller's read and this call is not missed.
-    bool wait_deleted(const std::string& key, std::int64_t start_revision, std::chrono::milliseconds wait,
-                      const std::atomic<bool>& stop);
+    // Watches every key under `prefix` until an event that `wanted` accepts
+    // (true), `wait` passes (false) or `stop` becomes true (false), from
+    // `start_revision` so that a change between the caller's read and this
+    // call is not missed.
+    using WatchFilter = std::function<bool(const WatchEvent&)>;
+    bool watch_prefix(const std::string& prefix, std::int64_t start_revision, std::chrono::milliseconds wait,
+                      const std::atomic<bool>& stop, const WatchFilter& wanted);
 
 private:
     struct Slist;

@@ -30,6 +30,10 @@
 #define HGW_BUS_METHOD_CLEAN_PID_FILE "CleanPidFile"
 #define HGW_BUS_METHOD_FLEET_HANDOVER "FleetHandover"
 
+/* Option keys of the methods' a{sv}: FleetHandover's "to", the host to
+   lead next. */
+#define HGW_BUS_OPTION_HANDOVER_TO "to"
+
 /* Signals */
 #define HGW_BUS_SIGNAL_STATE_CHANGED "StateChanged"
 #define HGW_BUS_SIGNAL_REPLACED "Replaced"

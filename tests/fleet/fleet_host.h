@@ -1,6 +1,7 @@
 #pragma once
 // A fleet-mode "host" for the fleet tests: its own Hermes home, D-Bus bus
-// and hermes-gatewayd elected on the given etcd, its stub gateway
+// and hermes-gatewayd elected on the given etcd (standing as --fleet-host
+// <name>: the hosts share one hostname), its stub gateway
 // long-polling one bot token on the fake Bot API and naming itself
 // "<name>/<pid>" there. With a network namespace (support/netns_host.h) the
 // daemon and its gateway run inside it, reaching etcd and the Bot API at
@@ -37,7 +38,7 @@ struct FleetHost {
                                  int netns_fd)
     {
         DaemonOptions o = quick({"--stop-timeout", "1s", "--fleet-endpoints", etcd_urls, "--fleet-name", "bot",
-                                 "--fleet-ttl", kFleetTtl});
+                                 "--fleet-host", name, "--fleet-ttl", kFleetTtl});
         o.env = {{"HERMES_STUB_BOT_API", api_url}, {"HERMES_STUB_BOT_TOKEN", kFleetToken}, {"HERMES_STUB_HOST", name}};
         o.name = "daemon-" + name;
         o.netns_fd = netns_fd;

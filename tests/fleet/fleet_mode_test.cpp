@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 
@@ -34,6 +35,48 @@ struct TwoHosts {
         return {etcd, api, a, b};
     }
 };
+
+// Then host c joins: the line is a, b, c.
+struct ThreeHosts : TwoHosts {
+    FleetHost c{"c", etcd.client_urls(), api.url()};
+    bool c_follows = eventually([&] { return c.role() == "follower" && c.leader() != ""; });
+
+    std::tuple<BotApi&, FleetHost&, FleetHost&, FleetHost&> parts()
+    {
+        TwoHosts::parts();
+        REQUIRE(c_follows);
+        return {api, a, b, c};
+    }
+};
+
+// `hermes-gatewayctl fleet handover --to TO` on `host`, expected to exit
+// with `exit_code`; what it printed.
+std::string handover_to(const std::string& to, FleetHost& host, int exit_code)
+{
+    RunResult r = run({ctl_path(), "fleet", "handover", "--to", to, "--address", host.bus.address()});
+    INFO("ctl on " << host.name << ":\n" << r.output << "daemon " << host.name << ":\n" << host.daemon.log());
+    CHECK(r.exit_code == exit_code);
+    return r.output;
+}
+
+std::size_t polls_by(const BotApi& api, const std::string& poller_prefix)
+{
+    const auto polls = api.polls();
+    return static_cast<std::size_t>(std::count_if(polls.begin(), polls.end(), [&](const nlohmann::json& p) {
+        return p.value("event", "") == "begin" && p.value("poller", "").rfind(poller_prefix, 0) == 0;
+    }));
+}
+
+void check_no_overlap(const BotApi& api)
+{
+    INFO("overlaps:\n" << overlaps_text(api));
+    CHECK(api.overlaps().empty());
+}
+
+std::string member(FleetHost& host)
+{
+    return host.name + " (daemon pid " + std::to_string(host.daemon.pid()) + ")";
+}
 
 } // namespace
 
@@ -93,6 +136,50 @@ TEST_CASE("fleet: a planned handover stops the leader's gateway, then the next h
     CHECK(a.state() == "stopped");
     // Well under the lease's TTL: the lease was given back, not left to lapse.
     CHECK(took < 5s);
+}
+
+TEST_CASE("fleet: handover --to the last host in line makes it lead next while the host between stays a follower, no overlap",
+          "[fleet][etcd][bot-api]")
+{
+    ThreeHosts f;
+    auto [api, a, b, c] = f.parts(); // references, all four
+    const std::string old_poller = a.poller();
+
+    handover_to("c", a, 0);
+    CHECK(api.wait_poll_end(old_poller));
+    REQUIRE(eventually([&] { return c.leads_and_runs(); }));
+    CHECK(api.wait_polls("c/", 1));
+    // b made way for c (back of the line, behind c) and never ran a gateway.
+    CHECK(eventually([&] { return b.leader() == member(c); }));
+    CHECK_THAT(b.daemon.log(), Catch::Contains("making way for a handover to " + member(c)));
+    CHECK(b.role() == "follower");
+    CHECK(b.state() == "stopped");
+    CHECK(polls_by(api, "b/") == 0);
+    CHECK(a.role() == "follower");
+    CHECK(a.state() == "stopped");
+    check_no_overlap(api);
+}
+
+TEST_CASE("fleet: handover --to a host not in line is refused naming the hosts in line, and the leader keeps polling",
+          "[fleet][etcd][bot-api]")
+{
+    ThreeHosts f;
+    auto [api, a, b, c] = f.parts(); // references, all four
+    const std::string poller = a.poller();
+
+    const std::string refusal = handover_to("nowhere", a, 10);
+    CHECK_THAT(refusal, Catch::Contains("no host named 'nowhere'") && Catch::Contains(member(b)) &&
+                            Catch::Contains(member(c)) && Catch::Contains("left running"));
+    // The same gateway runs on and polls again; nobody else leads.
+    CHECK(a.leads_and_runs());
+    CHECK(a.poller() == poller);
+    CHECK(api.wait_polls(poller, polls_by(api, poller) + 2));
+    CHECK(b.role() == "follower");
+    CHECK(c.role() == "follower");
+    check_no_overlap(api);
+
+    // A follower has nothing to hand over, whoever it names.
+    handover_to("c", b, 3);
 }
 
 TEST_CASE("fleet: the leader's daemon stopped (as a service manager restarts it) hands over at once, no overlap",

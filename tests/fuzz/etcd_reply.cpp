@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                            "a key that does not round-trip");
             break;
         }
-        case 4: (void)hgw::fleet::watch_line_deletes(text); break;
+        case 4: (void)hgw::fleet::parse_watch_line(text); break;
         }
     } catch (const hgw::fleet::EtcdError&) {
     }

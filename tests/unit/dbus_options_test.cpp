@@ -62,6 +62,30 @@ TEST_CASE("reason, timeout_usec and if_generation are read with their D-Bus type
     CHECK(*o.if_generation == 7);
 }
 
+TEST_CASE("FleetHandover takes to, the host to lead next, beside the options of Stop, and refuses an empty or non-string to",
+          "[dbus][options]")
+{
+    CHECK(parse_handover_options({}).to.empty());
+    VariantMap m;
+    m[HGW_BUS_OPTION_HANDOVER_TO] = std::string("host-b");
+    m["reason"] = std::string("kernel update");
+    HandoverOptions o = parse_handover_options(m);
+    CHECK(o.to == "host-b");
+    CHECK(o.op.reason == "kernel update");
+
+    m[HGW_BUS_OPTION_HANDOVER_TO] = std::string();
+    sdbus::Error empty = error_of([&] { parse_handover_options(m); });
+    CHECK(empty.getName() == HGW_BUS_ERROR_INVALID_ARGS);
+    CHECK(contains(empty.getMessage(), "names no host"));
+
+    m[HGW_BUS_OPTION_HANDOVER_TO] = std::uint32_t{2};
+    CHECK(error_of([&] { parse_handover_options(m); }).getMessage() ==
+          "option 'to' must be of type s (string), not 'u'");
+    // The other methods know no such option.
+    m[HGW_BUS_OPTION_HANDOVER_TO] = std::string("host-b");
+    CHECK(error_of([&] { parse_op_options(m); }).getName() == HGW_BUS_ERROR_INVALID_ARGS);
+}
+
 TEST_CASE("timeout_usec 0 means the daemon's default and if_generation 0 is a real generation", "[dbus][options]")
 {
     VariantMap m;

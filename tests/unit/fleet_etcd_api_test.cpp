@@ -80,11 +80,30 @@ TEST_CASE("the line of keys comes oldest first, decoded", "[fleet][etcd]")
 
 TEST_CASE("the watch stream: creation, a put, a deletion, a cancellation", "[fleet][etcd]")
 {
-    json w = json::parse(watch_request("/f/a", 10));
+    json w = json::parse(watch_prefix_request("/f/", 10));
     CHECK(w["create_request"]["start_revision"] == "10");
-    CHECK_FALSE(watch_line_deletes(R"({"result":{"header":{},"created":true}})"));
-    CHECK_FALSE(watch_line_deletes(R"({"result":{"header":{},"events":[{"kv":{"key":"L2YvYQ=="}}]}})"));
-    CHECK(watch_line_deletes(R"({"result":{"header":{},"events":[{"type":"DELETE","kv":{"key":"L2YvYQ=="}}]}})"));
-    CHECK_THROWS_WITH(watch_line_deletes(R"({"result":{"canceled":true,"cancel_reason":"mvcc: required revision has been compacted"}})"),
+    CHECK(base64_decode(w["create_request"]["key"].get<std::string>()) == "/f/");
+    CHECK(base64_decode(w["create_request"]["range_end"].get<std::string>()) == "/f0");
+    CHECK(parse_watch_line(R"({"result":{"header":{},"created":true}})").empty());
+    auto events = parse_watch_line(
+        R"({"result":{"header":{},"events":[{"kv":{"key":"L2YvYQ=="}},{"type":"DELETE","kv":{"key":"L2YvYg=="}}]}})");
+    REQUIRE(events.size() == 2);
+    CHECK_FALSE(events[0].deleted);
+    CHECK(events[0].key == "/f/a");
+    CHECK(events[1].deleted);
+    CHECK(events[1].key == "/f/b");
+    CHECK_THROWS_WITH(parse_watch_line(R"({"result":{"canceled":true,"cancel_reason":"mvcc: required revision has been compacted"}})"),
                       Catch::Contains("compacted"));
+}
+
+TEST_CASE("a put carries its lease, a deletion names one key, and an error reply is refused", "[fleet][etcd]")
+{
+    json put = json::parse(put_request("/f/handover", "{}", 7));
+    CHECK(base64_decode(put["key"].get<std::string>()) == "/f/handover");
+    CHECK(put["lease"] == "7");
+    json del = json::parse(delete_request("/f/handover"));
+    CHECK(base64_decode(del["key"].get<std::string>()) == "/f/handover");
+    CHECK_FALSE(del.contains("range_end"));
+    CHECK_NOTHROW(check_reply(R"({"header":{"revision":"9"}})", "a put"));
+    CHECK_THROWS_AS(check_reply(R"({"error":"etcdserver: requested lease not found","code":5})", "a put"), EtcdError);
 }

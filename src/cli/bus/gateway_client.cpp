@@ -178,6 +178,8 @@ std::unique_ptr<PendingReply> GatewayClient::call_async(const char* method, cons
         check(sd_bus_message_append(m, "{sv}", "reason", "s", options.reason.c_str()), "build the options");
     if (options.timeout_usec)
         check(sd_bus_message_append(m, "{sv}", "timeout_usec", "t", *options.timeout_usec), "build the options");
+    if (!options.to.empty())
+        check(sd_bus_message_append(m, "{sv}", HGW_BUS_OPTION_HANDOVER_TO, "s", options.to.c_str()), "build the options");
     check(sd_bus_message_close_container(m), "build the options");
 
     auto pending = std::make_unique<PendingReply>();

@@ -35,6 +35,7 @@ struct CallOptions {
     std::string reason; // empty: not sent
     std::optional<std::uint64_t> timeout_usec;
     std::optional<std::uint64_t> if_generation;
+    std::string to; // FleetHandover's; empty: not sent
 };
 
 // A method call on its way; `reply` is set when its answer (or error) came.

@@ -45,6 +45,7 @@ CallOptions call_options(const BusRequest& r)
     if (r.timeout)
         o.timeout_usec = static_cast<std::uint64_t>(r.timeout->count());
     o.if_generation = r.if_generation;
+    o.to = r.to;
     return o;
 }
 
