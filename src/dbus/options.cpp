@@ -36,7 +36,7 @@ daemon::microseconds timeout_from(std::uint64_t usec)
 
 } // namespace
 
-daemon::OpOptions parse_op_options(const VariantMap& options)
+daemon::OpOptions parse_op_options(const VariantMap& options, std::string_view more_known)
 {
     daemon::OpOptions out;
     for (const auto& [key, value] : options) {
@@ -52,7 +52,9 @@ daemon::OpOptions parse_op_options(const VariantMap& options)
         } else if (key == "if_generation") {
             out.if_generation = value_of<std::uint64_t>(key, value, "t (uint64)");
         } else {
-            invalid("unknown option '" + key + "': known options are reason (s), timeout_usec (t) and if_generation (t)");
+            invalid("unknown option '" + key + "': known options are " +
+                    (more_known.empty() ? std::string() : std::string(more_known) + ", ") +
+                    "reason (s), timeout_usec (t) and if_generation (t)");
         }
     }
     return out;
@@ -67,7 +69,7 @@ HandoverOptions parse_handover_options(const VariantMap& options)
         if (out.to.empty())
             invalid("option '" HGW_BUS_OPTION_HANDOVER_TO "' names no host (leave it out to hand over to the next in line)");
     }
-    out.op = parse_op_options(rest);
+    out.op = parse_op_options(rest, HGW_BUS_OPTION_HANDOVER_TO " (s)");
     return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace hgw::bus {
 
@@ -19,7 +20,8 @@ inline constexpr std::size_t kMaxReasonBytes = 1024;
 // An empty map is fine. An unknown key, a value of another type, a reason
 // longer than kMaxReasonBytes or a timeout that does not fit in
 // microseconds throws sdbus::Error(HGW_BUS_ERROR_INVALID_ARGS) naming the key.
-daemon::OpOptions parse_op_options(const VariantMap& options);
+// `more_known`: the caller's own keys, named too when a key is unknown.
+daemon::OpOptions parse_op_options(const VariantMap& options, std::string_view more_known = {});
 
 // FleetHandover's: those of Stop, and
 //   to  s  the host to lead next (HGW_BUS_OPTION_HANDOVER_TO); absent:

@@ -84,6 +84,10 @@ TEST_CASE("FleetHandover takes to, the host to lead next, beside the options of 
     // The other methods know no such option.
     m[HGW_BUS_OPTION_HANDOVER_TO] = std::string("host-b");
     CHECK(error_of([&] { parse_op_options(m); }).getName() == HGW_BUS_ERROR_INVALID_ARGS);
+    // An unknown key to FleetHandover names its own option among those it knows.
+    m["towards"] = std::string("host-b");
+    CHECK_THAT(error_of([&] { parse_handover_options(m); }).getMessage(),
+               Catch::Contains("unknown option 'towards'") && Catch::Contains("to (s), reason (s)"));
 }
 
 TEST_CASE("timeout_usec 0 means the daemon's default and if_generation 0 is a real generation", "[dbus][options]")

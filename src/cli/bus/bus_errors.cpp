@@ -67,7 +67,7 @@ Failure explain(const BusCallError& e, const CallContext& c)
         return {x::kStartFailed, with_detail("the gateway failed to start", msg)};
     if (name == HGW_BUS_ERROR_CANNOT_START)
         return {x::kCannotStart,
-                with_detail("cannot " + c.action + ": refused, the running gateway was left alone", msg)};
+                with_detail("cannot " + c.action + ": refused; nothing that runs was touched", msg)};
     if (name == "org.freedesktop.DBus.Error.NoReply" || name == "org.freedesktop.DBus.Error.Timeout") {
         // sd-bus reports its own timeout as NoReply too; the bus reports a
         // daemon that died mid-call the same way. Our clock tells them apart.
