@@ -91,6 +91,7 @@ struct Round {
     double fenced = kNaN;   // the fault to the old gateway's last poll ending
     double drain = kNaN;    // the fault to the old gateway's exit (planned)
     double downtime = kNaN; // the old gateway's last poll end to the new one's first poll (planned)
+    double outage = kNaN;   // quorum: the fault to its restore
 
     [[nodiscard]] double bound(Fault f) const { return planned(f) ? drain + start + kSlack : kTtl + start; }
     [[nodiscard]] double measured(Fault f) const { return planned(f) ? downtime : recover; }
@@ -190,6 +191,8 @@ public:
         if (planned(f))
             r.drain = exit_time(old_gateway) - t0;
         const double from = f == Fault::quorum ? restore_quorum(l) : t0;
+        if (f == Fault::quorum)
+            r.outage = from - t0;
         const PollEvent first = wait_first_poll(from, old_poller);
         r.start = first.mono - fork_time(pid_of(first.poller));
         r.recover = first.mono - from;
@@ -447,6 +450,15 @@ hgw::UniqueFd take_measure_lock()
     return fd;
 }
 
+// Every round on stderr, for a look behind a p50 or a max.
+void log_round(Fault f, const Round& r)
+{
+    std::cerr << "fleet_bench: " << key(f) << ": new poll " << ms(r.recover) << " ms, old poll ended " << ms(r.fenced)
+              << " ms, start " << ms(r.start) << " ms, drain " << ms(r.drain) << " ms, downtime " << ms(r.downtime)
+              << " ms, quorum away " << ms(r.outage) << " ms, bound " << ms(r.bound(f)) << " ms"
+              << (r.met(f) ? "" : " (missed)") << "\n";
+}
+
 // A round that fails (a fleet that does not settle, a gateway that never
 // polls) is counted, and the next one gets a fresh fleet.
 void one_round(std::unique_ptr<Fleet>& fleet, Fault f, std::mt19937& rng, Results& res)
@@ -455,6 +467,7 @@ void one_round(std::unique_ptr<Fleet>& fleet, Fault f, std::mt19937& rng, Result
         if (!fleet)
             fleet = std::make_unique<Fleet>();
         res.rounds[f].push_back(fleet->run(f, rng));
+        log_round(f, res.rounds[f].back());
     } catch (const hgw::bench::Interrupted&) {
         throw;
     } catch (const std::exception& e) {
