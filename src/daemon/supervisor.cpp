@@ -1250,7 +1250,17 @@ void Supervisor::stop(const OpOptions& opts, Completion done)
 void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Completion done)
 {
     Impl& m = *impl_;
-    if (m.generation_differs(opts, done) || m.gate_refuses(done))
+    if (m.generation_differs(opts, done))
+        return;
+    // Nothing to replace is said first, also on a fleet host that does not
+    // lead: an update hook learns that this host has nothing to do.
+    const bool stopped = !m.gw && m.op.kind == Job::None && (m.phase == Phase::Stopped || m.phase == Phase::Failed);
+    if (stopped && !restart_if_stopped) {
+        done(m.result(OpError::NotRunning,
+                      "no gateway is running (state " + std::string(to_string(state_of(m.phase, m.op.kind))) + ")"));
+        return;
+    }
+    if (m.gate_refuses(done))
         return;
     const std::string reason = opts.reason.empty() ? "replace requested" : opts.reason;
     if (m.op.kind == Job::Stop || m.op.kind == Job::Shutdown) {
@@ -1271,12 +1281,6 @@ void Supervisor::replace(const OpOptions& opts, bool restart_if_stopped, Complet
     }
     const bool foreign = !m.gw && m.phase == Phase::Foreign && m.adopt_foreign(reason);
     if (!m.gw) {
-        const bool stopped = m.phase == Phase::Stopped || m.phase == Phase::Failed;
-        if (stopped && !restart_if_stopped) {
-            done(m.result(OpError::NotRunning,
-                          "no gateway is running (state " + std::string(to_string(state_of(m.phase, m.op.kind))) + ")"));
-            return;
-        }
         m.begin_op(Job::Replace, opts, std::move(done), m.start_budget());
         if (stopped)
             m.policy.reset();

@@ -103,6 +103,15 @@ TEST_CASE("fleet: one host leads and polls, the other follows, refuses to start,
         error = e.getName() + ": " + e.getMessage();
     }
     CHECK_THAT(error, Catch::Contains("CannotStart") && Catch::Contains("does not lead"));
+    // A Replace finds nothing to replace here (what the update hook asks).
+    error.clear();
+    try {
+        b.client.call_op("Replace");
+    } catch (const sdbus::Error& e) {
+        error = e.getName() + ": " + e.getMessage();
+    }
+    CHECK_THAT(error, Catch::Contains("NotRunning") && Catch::Contains("no gateway is running"));
+    CHECK(b.state() == "stopped");
 
     // The leader's daemon dies: its gateway dies with it (it cannot fence
     // any more), its lease lapses, and b leads and polls.
@@ -143,10 +152,10 @@ TEST_CASE("fleet: handover --to the last host in line makes it lead next while t
 {
     ThreeHosts f;
     auto [api, a, b, c] = f.parts(); // references, all four
-    const std::string old_poller = a.poller();
+    const hgw::UniqueFd old_gateway = a.gateway_pidfd();
 
     handover_to("c", a, 0);
-    CHECK(api.wait_poll_end(old_poller));
+    CHECK(wait_readable(old_gateway.get(), kTimeout)); // it exited
     REQUIRE(eventually([&] { return c.leads_and_runs(); }));
     CHECK(api.wait_polls("c/", 1));
     // b made way for c (back of the line, behind c) and never ran a gateway.
