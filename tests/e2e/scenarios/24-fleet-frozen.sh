@@ -4,8 +4,9 @@
 #
 # 24-fleet-frozen: fleet mode under a real systemd watchdog. A one-member
 # etcd runs in the sandbox as a transient unit (data on /run, loopback
-# only); a drop-in puts the daemon in fleet mode (TTL 10 s, --stop-timeout
-# 1s) with WatchdogSec=3s. Once it leads and its gateway runs, the daemon is
+# only); gatewayd.conf puts the daemon in fleet mode (TTL 10 s,
+# stop-timeout 1s) and a drop-in sets WatchdogSec=3s, as docs/fleet.md
+# says. Once it leads and its gateway runs, the daemon is
 # frozen with SIGSTOP. Measured on CLOCK_MONOTONIC from the SIGSTOP (pidfds
 # for the daemon and the gateway, the journal's monotonic stamps for systemd
 # and the new daemon, etcd polled every 100 ms for the lease's key):
@@ -19,7 +20,8 @@
 # (healthy), NRestarts increased, no race lost. Then the refusal: the same
 # fleet options under the shipped WatchdogSec=1min make the daemon refuse
 # to start (exit 78, configuration error: not restarted), saying why, with
-# no key in etcd and no gateway. The drop-in and etcd go at the end.
+# no key in etcd and no gateway. The configuration is restored and etcd
+# stopped at the end.
 
 ETCD_UNIT=hgw-e2e-etcd
 # The sandbox has a network namespace of its own (loopback only): nothing
@@ -36,6 +38,8 @@ FLEET_STOP_S=1
 FLEET_WATCHDOG_S=3
 FLEET_BOUND_S=$((FLEET_WATCHDOG_S + FLEET_STOP_S + 1))
 FLEET_DROPIN=/etc/systemd/system/hermes-gateway.service.d/e2e-fleet.conf
+FLEET_CONF=/etc/hermes/gatewayd.conf
+FLEET_CONF_ORIG=/run/hgw-e2e-gatewayd.conf.fleet-orig
 
 fleet_etcdctl() { ns env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_URL" --command-timeout 2s "$@"; }
 fleet_keys() { fleet_etcdctl get --prefix --keys-only "$FLEET_PREFIX" | grep .; }
@@ -59,18 +63,23 @@ etcd_down() {
     ns systemctl reset-failed "$ETCD_UNIT" 2>/dev/null || true
 }
 
-# fleet_dropin WATCHDOG: the shipped ExecStart with the fleet options, and
-# WatchdogSec=WATCHDOG. RestartSec=1s keeps the run short; LimitCORE=0: no
-# core file of the aborted daemon (core_pattern is the host's).
-fleet_dropin() {
-    local frag exec
-    frag=$(ns systemctl show -P FragmentPath hermes-gateway.service)
-    exec=$(ns sed -n 's/^ExecStart=//p' "$frag")
-    [ -n "$exec" ] || { fail "no ExecStart= in $frag"; return 1; }
+# fleet_setup WATCHDOG: fleet mode as docs/fleet.md sets it up: the fleet
+# options and a 1 s stop in gatewayd.conf (the original is kept aside), a
+# drop-in with WatchdogSec=WATCHDOG and LimitCORE=0 (the aborted daemon
+# dumps no core, whose writing would delay its death; core_pattern is the
+# host's anyway). RestartSec=1s only keeps the run short.
+fleet_setup() {
+    ns test -e "$FLEET_CONF_ORIG" || ns cp -p "$FLEET_CONF" "$FLEET_CONF_ORIG"
+    { ns grep -v '^stop-timeout' "$FLEET_CONF_ORIG"
+      printf '# e2e 24-fleet-frozen\nfleet-endpoints = %s\nfleet-name = %s\nfleet-ttl = %ss\nstop-timeout = %ss\n' \
+          "$ETCD_URL" "$FLEET_NAME" "$FLEET_TTL_S" "$FLEET_STOP_S"; } | ns sh -c 'cat >"$1"' sh "$FLEET_CONF"
     ns mkdir -p "$(dirname "$FLEET_DROPIN")"
-    printf '[Service]\nExecStart=\nExecStart=%s --fleet-endpoints %s --fleet-name %s --fleet-ttl %ss --stop-timeout %ss\nWatchdogSec=%s\nRestartSec=1s\nLimitCORE=0\n' \
-        "$exec" "$ETCD_URL" "$FLEET_NAME" "$FLEET_TTL_S" "$FLEET_STOP_S" "$1" |
-        ns sh -c 'cat >"$1"' sh "$FLEET_DROPIN"
+    printf '[Service]\nWatchdogSec=%s\nRestartSec=1s\nLimitCORE=0\n' "$1" | ns sh -c 'cat >"$1"' sh "$FLEET_DROPIN"
+    ns systemctl daemon-reload
+}
+fleet_teardown() {
+    if ns test -e "$FLEET_CONF_ORIG"; then ns mv "$FLEET_CONF_ORIG" "$FLEET_CONF"; fi
+    ns rm -f "$FLEET_DROPIN"
     ns systemctl daemon-reload
 }
 
@@ -131,7 +140,7 @@ for line in sys.stdin:
     }
     etcd_up || bad="etcd did not start"
     if [ -z "$bad" ]; then
-        fleet_dropin "${FLEET_WATCHDOG_S}s" || bad="no drop-in"
+        fleet_setup "${FLEET_WATCHDOG_S}s" || bad="no fleet configuration"
     fi
     if [ -z "$bad" ]; then
         ns systemctl restart hermes-gateway.service || bad="restart in fleet mode failed"
@@ -209,7 +218,7 @@ for line in sys.stdin:
     if [ -z "$bad" ]; then
         ns systemctl stop hermes-gateway.service
         wait_for "$T" eval '! fleet_keys' || bad="the key of the stopped daemon is still in etcd"
-        fleet_dropin 1min || bad="${bad:-no drop-in}"
+        fleet_setup 1min || bad="${bad:-no fleet configuration}"
         since=$(jcursor); rc=0
         ns systemctl start hermes-gateway.service 2>/dev/null || rc=$?
         sub=$(ns systemctl show -P SubState hermes-gateway.service)
@@ -226,8 +235,7 @@ for line in sys.stdin:
         ! fleet_keys >/dev/null || bad="${bad:-the refused daemon stood for election}"
     fi
 
-    ns rm -f "$FLEET_DROPIN"
-    ns systemctl daemon-reload
+    fleet_teardown
     ns systemctl reset-failed hermes-gateway.service || true
     etcd_down
     ns systemctl restart hermes-gateway.service
