@@ -6,8 +6,8 @@
 # etcd runs in the sandbox as a transient unit (data on /run, loopback
 # only); gatewayd.conf puts the daemon in fleet mode (TTL 10 s,
 # stop-timeout 1s) and a drop-in sets WatchdogSec=3s, as docs/fleet.md
-# says. Once it leads and its gateway runs, the daemon is
-# frozen with SIGSTOP. Measured on CLOCK_MONOTONIC from the SIGSTOP (pidfds
+# says. Once it leads and its gateway runs, the daemon is frozen with
+# SIGSTOP. Measured on CLOCK_MONOTONIC from the SIGSTOP (pidfds
 # for the daemon and the gateway, the journal's monotonic stamps for systemd
 # and the new daemon, etcd polled every 100 ms for the lease's key):
 # systemd's watchdog fires, the daemon dies, its gateway with it
