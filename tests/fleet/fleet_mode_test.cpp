@@ -261,6 +261,39 @@ TEST_CASE("fleet: a configuration whose lease cannot cover the gateway's stop is
     RunResult r = run({daemon_path(), "--home", home.dir().string(), "--address", bus.address(), "--config", "",
                        "--fleet-endpoints", "http://127.0.0.1:1", "--fleet-ttl", "10s", "--stop-timeout", "10s"});
     INFO(r.output);
-    CHECK(r.exit_code != 0);
+    // A configuration error (as the gateway's): the unit does not restart it.
+    CHECK(r.exit_code == 78);
     CHECK_THAT(r.output, Catch::Contains("raise --fleet-ttl or lower --stop-timeout"));
+}
+
+TEST_CASE("fleet: a service manager's watchdog too long to stop a frozen daemon within its lease is refused",
+          "[fleet][config]")
+{
+    PrivateBus bus;
+    TempHome home;
+    const std::vector<std::string> argv = {daemon_path(), "--home", home.dir().string(), "--address", bus.address(),
+                                           "--config", "", "--fleet-endpoints", "http://127.0.0.1:1",
+                                           "--fleet-ttl", "10s", "--stop-timeout", "1s"};
+    // As systemd runs it with the shipped WatchdogSec=1min (no WATCHDOG_PID: any pid).
+    SpawnOptions shipped;
+    shipped.env["WATCHDOG_USEC"] = "60000000";
+    shipped.unset_env = {"WATCHDOG_PID"};
+    RunResult r = run(argv, shipped);
+    INFO(r.output);
+    CHECK(r.exit_code == 78);
+    CHECK_THAT(r.output, Catch::Contains("watchdog (1min) plus the gateway's stop (2s)"));
+    CHECK_THAT(r.output, Catch::Contains("Lower WatchdogSec="));
+    // WatchdogSec=3s fits TTL 10s and --stop-timeout 1s (3 + 1 + 1 < 9.9 - 3.33 - 1):
+    // the daemon gets past the check and stands for election (etcd is not there).
+    SpawnOptions fits = shipped;
+    fits.env["WATCHDOG_USEC"] = "3000000";
+    fits.capture_output = true;
+    Child c = Child::spawn(argv, fits);
+    CHECK_FALSE(c.wait(2s));
+    c.signal(SIGTERM);
+    REQUIRE(c.wait());
+    const std::string out = c.output();
+    INFO(out);
+    CHECK_THAT(out, Catch::Contains("standing for election"));
+    CHECK_THAT(out, !Catch::Contains("WatchdogSec="));
 }

@@ -34,3 +34,15 @@ TEST_CASE("a rule that cannot keep its promise is refused with what to change", 
     CHECK_THAT(*w, Catch::Contains("WatchdogSec="));
     CHECK_FALSE(fence_problem(FenceRule{60s, 0.01, 3s, 1s}, std::chrono::microseconds(20s)));
 }
+
+TEST_CASE("the watchdogs docs/fleet.md names for the default lease", "[fleet][fence]")
+{
+    // TTL 10 s leaves 9.9 - 3.33 - 1 = 5.57 s of a lease frozen just before a
+    // renewal: WatchdogSec=3s fits --stop-timeout 1s (3 + 1 + 1 s, as the e2e
+    // scenario 24-fleet-frozen runs it), not --stop-timeout 3s (3 + 3 + 1 s),
+    // which needs --fleet-ttl 15s.
+    CHECK_FALSE(fence_problem(FenceRule{10s, 0.01, 2s, 1s}, std::chrono::microseconds(3s)));
+    CHECK(fence_problem(FenceRule{10s, 0.01, 4s, 1s}, std::chrono::microseconds(3s)));
+    CHECK_FALSE(fence_problem(FenceRule{15s, 0.01, 4s, 1s}, std::chrono::microseconds(3s)));
+    CHECK_FALSE(fence_problem(FenceRule{10s, 0.01, 3s, 1s}, std::chrono::microseconds(2s)));
+}

@@ -18,12 +18,22 @@
 #include <string.h>
 
 #include <iostream>
+#include <optional>
 #include <variant>
 
 using namespace hgw;
 using namespace hgw::daemon;
 
 namespace {
+
+// Our own options or configuration are wrong. Restarting cannot help: exit
+// 78 (sysexits' EX_CONFIG), as after the gateway's configuration error,
+// which the unit does not restart (RestartPreventExitStatus=78).
+int config_error(const Error& e)
+{
+    std::cerr << "hermes-gatewayd: " << describe(e) << "\n";
+    return 78;
+}
 
 // Pets systemd's watchdog at half its interval, but only while the gateway
 // is healthy: a wedged gateway that we cannot heal should get us restarted.
@@ -140,10 +150,16 @@ int run(const Config& config)
 
     EventLoop loop;
     SystemdNotifier systemd;
-    // Fleet mode's promise is checked before anything runs.
+    // Fleet mode's promise is checked before anything runs. A configuration
+    // that cannot keep it (WatchdogSec= included) is a configuration error.
     std::optional<fleet::FenceRule> fence_rule;
-    if (config.fleet.enabled())
-        fence_rule = fence_rule_for(config, systemd.watchdog_interval());
+    if (config.fleet.enabled()) {
+        try {
+            fence_rule = fence_rule_for(config, systemd.watchdog_interval());
+        } catch (const Error& e) {
+            return config_error(e);
+        }
+    }
     Supervisor supervisor(loop, config, std::move(manager));
     loop.set_fault_handler(
         [&supervisor](const char* where, const std::string& what) { supervisor.on_fault(where, what); });
@@ -184,7 +200,12 @@ int run(const Config& config)
 int main(int argc, char** argv)
 {
     try {
-        auto config = load_config(argc, argv);
+        std::optional<Config> config;
+        try {
+            config = load_config(argc, argv);
+        } catch (const Error& e) {
+            return config_error(e);
+        }
         if (!config)
             return 0; // --help or --version
         return run(*config);
