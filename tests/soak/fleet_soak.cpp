@@ -463,6 +463,9 @@ private:
         FleetHost& l = fleet_.host(leader_);
         if (!eventually([&] { View v = view(l); return v.role == "fenced" && v.state == "stopped"; }, kRecoveryTimeout))
             throw std::runtime_error("quorum lost: " + l.name + " never fenced itself");
+        for (std::size_t i = 0; i < kHosts; ++i)
+            if (view(fleet_.host(i)).role == "leader")
+                throw std::runtime_error("quorum lost: " + fleet_.host(i).name + " leads without a quorum");
         FaultRun r{mono_now(), "kept member " + std::to_string(keep) + ", " + l.name + " fenced", {}, {}};
         for (std::size_t m : stopped)
             etcd.start(m);
