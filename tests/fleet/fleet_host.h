@@ -18,6 +18,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace hgw::test {
 
@@ -28,17 +29,21 @@ inline constexpr const char* kFleetTtl = "5s";
 inline constexpr std::chrono::seconds kFleetTtlSeconds{5};
 
 struct FleetHost {
+    // `extra_args`: more daemon flags, after the fleet's own.
     FleetHost(const std::string& host_name, const std::string& etcd_urls, const std::string& bot_api_url,
-              int netns_fd = -1)
-        : name(host_name), daemon(bus, home, options(host_name, etcd_urls, bot_api_url, netns_fd)), client(bus)
+              int netns_fd = -1, const std::vector<std::string>& extra_args = {})
+        : name(host_name), daemon(bus, home, options(host_name, etcd_urls, bot_api_url, netns_fd, extra_args)),
+          client(bus)
     {
     }
 
     static DaemonOptions options(const std::string& name, const std::string& etcd_urls, const std::string& api_url,
-                                 int netns_fd)
+                                 int netns_fd, const std::vector<std::string>& extra_args = {})
     {
-        DaemonOptions o = quick({"--stop-timeout", "1s", "--fleet-endpoints", etcd_urls, "--fleet-name", "bot",
-                                 "--fleet-host", name, "--fleet-ttl", kFleetTtl});
+        std::vector<std::string> args = {"--stop-timeout", "1s", "--fleet-endpoints", etcd_urls, "--fleet-name", "bot",
+                                         "--fleet-host", name, "--fleet-ttl", kFleetTtl};
+        args.insert(args.end(), extra_args.begin(), extra_args.end());
+        DaemonOptions o = quick(args);
         o.env = {{"HERMES_STUB_BOT_API", api_url}, {"HERMES_STUB_BOT_TOKEN", kFleetToken}, {"HERMES_STUB_HOST", name}};
         o.name = "daemon-" + name;
         o.netns_fd = netns_fd;

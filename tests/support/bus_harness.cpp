@@ -64,7 +64,7 @@ Child spawn_daemon(const std::string& bus_address, const std::filesystem::path& 
 }
 
 GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const DaemonOptions& options)
-    : paths_(home.paths()), log_(home.dir() / (options.name + ".log")),
+    : bus_address_(bus.address()), options_(options), paths_(home.paths()), log_(home.dir() / (options.name + ".log")),
       notify_(std::make_unique<NotifyListener>((home.dir() / (options.name + ".sock")).string())),
       child_(spawn_daemon(bus.address(), home.dir(), log_, *notify_, options, options.gateway_args))
 {
@@ -74,9 +74,20 @@ GatewayDaemon::GatewayDaemon(const PrivateBus& bus, const TempHome& home, const 
 
 int GatewayDaemon::stop()
 {
-    child_.signal(SIGTERM);
-    auto status = child_.wait();
+    child_->signal(SIGTERM);
+    auto status = child_->wait();
     return status ? *status : -1;
+}
+
+void GatewayDaemon::start_again()
+{
+    child_->wait(); // reaps it; a daemon still running after that is SIGKILLed by reset()
+    // The previous daemon's READY=1 is still in the listener: only a later one counts.
+    const std::size_t from = notify_->size();
+    child_.reset();
+    child_.emplace(spawn_daemon(bus_address_, paths_.home, log_, *notify_, options_, options_.gateway_args));
+    if (options_.wait_ready && !notify_->find_text("READY=1", from))
+        throw std::runtime_error("hermes-gatewayd, started again, sent no READY=1; its log:\n" + output());
 }
 
 std::string GatewayDaemon::output() const
@@ -90,8 +101,8 @@ std::string GatewayDaemon::output() const
 GatewayDaemon::~GatewayDaemon()
 {
     try {
-        child_.signal(SIGTERM);
-        child_.wait();
+        child_->signal(SIGTERM);
+        child_->wait();
         end_orphaned_gateway(paths_);
     } catch (...) {
         // A destructor must not throw; Child's own destructor still reaps.

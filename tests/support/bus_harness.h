@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,8 @@ public:
     GatewayDaemon(const GatewayDaemon&) = delete;
     GatewayDaemon& operator=(const GatewayDaemon&) = delete;
 
-    [[nodiscard]] pid_t pid() const { return child_.pid(); }
-    Child& process() { return child_; }
+    [[nodiscard]] pid_t pid() const { return child_->pid(); }
+    Child& process() { return *child_; }
     // The daemon's sd_notify messages, as systemd would receive them.
     NotifyListener& notifications() { return *notify_; }
     NotifyListener& notify() { return *notify_; }
@@ -67,12 +68,18 @@ public:
     // Stops the daemon with SIGTERM and returns its wait status: 0 when it
     // exited 0 (under ASan, leaks and errors at exit make it non-zero).
     int stop();
+    // Once the daemon has exited (the caller killed or stopped it), starts a
+    // new one as a service manager restarts a unit: same bus, home, options,
+    // log and notify socket; waits for its own READY=1 if the options say so.
+    void start_again();
 
 private:
+    std::string bus_address_;
+    DaemonOptions options_;
     HomePaths paths_;
     std::filesystem::path log_;
     std::unique_ptr<NotifyListener> notify_;
-    Child child_;
+    std::optional<Child> child_; // replaced by start_again()
 };
 
 // Ends the gateway a home's record names, if it is live, through a pidfd
