@@ -132,7 +132,7 @@ void Campaign::run()
             // No lease, or one we gave up on: stand again once etcd answers.
             // (Not only Error: whatever fails here must not end the thread.)
             post(CampaignEvent::Kind::Unreachable, 0, {}, e.what());
-            lease_ = 0;
+            abandon_lease();
             refuse_handover(std::string("etcd failed us: ") + e.what());
             wait_until(now_usec() + kRetryUsec);
         }
@@ -154,7 +154,9 @@ void Campaign::stand()
     const FenceRule& rule = options_.rule;
     std::uint64_t proof = now_usec();
     const auto ttl_s = std::chrono::duration_cast<std::chrono::seconds>(rule.ttl).count();
+    revoke_abandoned();
     lease_ = etcd_.grant(ttl_s).id;
+    led_ = false;
     key_ = lease_key(options_.prefix, lease_);
     if (!etcd_.create(key_, options_.value, lease_))
         throw EtcdError("our key " + key_ + " exists already: another daemon uses our lease");
@@ -176,6 +178,7 @@ void Campaign::stand()
             }
             unreachable = false;
             if (mine == line.keys.begin()) {
+                led_ = true;
                 post(CampaignEvent::Kind::Leader, proof);
                 lead(line, due);
             } else {
@@ -209,7 +212,7 @@ void Campaign::stand()
                                                                          (1.0 + rule.clock_rate_error));
             if (now_usec() > surely_gone) {
                 post(CampaignEvent::Kind::Lost, 0, {}, "etcd unreachable for longer than the lease");
-                lease_ = 0;
+                abandon_lease();
                 return;
             }
             wait_until(std::min(now_usec() + kRetryUsec, surely_gone + 1));
@@ -334,6 +337,33 @@ void Campaign::refuse_handover(const std::string& why)
         return;
     handover_.reset();
     post(CampaignEvent::Kind::HandoverRefused, 0, {}, why);
+}
+
+// We stop renewing our lease without a word to etcd (it did not answer).
+// It may live on there: etcd extends every lease when it elects a new
+// leader, so after a lost quorum our key would hold its place in line for
+// another TTL. One we never led under ran no gateway, so it is ended as
+// soon as etcd answers again; one we led under is left to lapse, because
+// only the lapse proves our gateway stopped.
+void Campaign::abandon_lease()
+{
+    if (lease_ && !led_)
+        abandoned_ = lease_;
+    lease_ = 0;
+}
+
+void Campaign::revoke_abandoned()
+{
+    if (!abandoned_)
+        return;
+    try {
+        etcd_.revoke(abandoned_);
+    } catch (const EtcdUnreachable&) {
+        throw; // tried again before the next grant
+    } catch (const Error&) {
+        // Gone already, or refused: it lapses after its TTL.
+    }
+    abandoned_ = 0;
 }
 
 void Campaign::give_up_lease(const std::string& why)

@@ -99,6 +99,8 @@ private:
     void advance_handover(const Line& line);
     void refuse_handover(const std::string& why);
     void give_up_lease(const std::string& why);
+    void abandon_lease();
+    void revoke_abandoned();
     bool wait_until(std::uint64_t monotonic_usec); // false when stopped, asked to resign or to hand over
     void post(CampaignEvent::Kind kind, std::uint64_t sent = 0, std::string leader = {}, std::string why = {});
 
@@ -107,6 +109,8 @@ private:
     EtcdClient etcd_;
     std::string record_key_; // the handover record: prefix + "handover"
     std::int64_t lease_ = 0;
+    bool led_ = false;            // we led under lease_ (a gateway may have run)
+    std::int64_t abandoned_ = 0;  // a lease we never led under and stopped renewing
     std::string key_;                  // ours in line
     std::optional<Handover> handover_; // under way, we lead
     std::atomic<bool> stop_{false};
