@@ -17,7 +17,9 @@
 # lease's key lapsed and before the deadline the daemon itself gave
 # (FleetDeadline + the stop); systemd logged "Watchdog timeout" and
 # "Failed with result 'watchdog'"; a new daemon leads with one new gateway
-# (healthy), NRestarts increased, no race lost. Then the refusal: the same
+# (healthy), NRestarts increased, no race lost. Then the update hook on
+# the leader hands over (alone in line, it leads again with a new
+# gateway). Then the refusal: the same
 # fleet options under the shipped WatchdogSec=1min make the daemon refuse
 # to start (exit 78, configuration error: not restarted), saying why, with
 # no key in etcd and no gateway. The configuration is restored and etcd
@@ -212,6 +214,19 @@ for line in sys.stdin:
     fi
     # Wake it in case systemd did not kill it.
     if [ -n "$mp" ]; then ns kill -CONT "$mp" 2>/dev/null || true; fi
+
+    # The update hook on a fleet's leader hands over instead of a replace;
+    # this host, alone in line, then leads again with a new gateway.
+    if [ -z "$bad" ]; then
+        out=$(ns /usr/libexec/hermes-gateway/hermes-gateway-update --always 2>&1) ||
+            bad="hermes-gateway-update failed: $out"
+        log "update hook on the leader: $out"
+        printf '%s\n' "$out" | grep -q 'handed over to the next host in line' ||
+            bad="${bad:-the update hook did not hand over}"
+        wait_for "$T" leads || bad="${bad:-no leader with a healthy gateway after the handover by the hook}"
+        [ "$(gateways)" != "$g1" ] || bad="${bad:-the gateway $g1 was not replaced by the handover}"
+        [ "$(ngateways)" = 1 ] || bad="${bad:-$(ngateways) gateways after the handover}"
+    fi
 
     # The refusal: the shipped watchdog (1 min) cannot stop a frozen daemon
     # within a 10 s lease.
