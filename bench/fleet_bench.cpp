@@ -98,34 +98,12 @@ struct Round {
     [[nodiscard]] bool met(Fault f) const { return measured(f) <= bound(f); }
 };
 
-struct PollEvent {
-    std::string poller;
-    double mono = 0;
-};
-
-std::vector<PollEvent> poll_events(const hgw::test::BotApi& api, const std::string& kind)
-{
-    std::vector<PollEvent> out;
-    for (const auto& e : api.polls())
-        if (e.value("event", "") == kind)
-            out.push_back({e.value("poller", ""), e.value("mono", 0.0)});
-    return out;
-}
-
-std::optional<PollEvent> first_begin_after(const hgw::test::BotApi& api, double t, const std::string& not_poller)
-{
-    for (const auto& e : poll_events(api, "begin"))
-        if (e.mono >= t && e.poller != not_poller)
-            return e;
-    return std::nullopt;
-}
-
 std::optional<double> last_end(const hgw::test::BotApi& api, const std::string& poller)
 {
     std::optional<double> last;
-    for (const auto& e : poll_events(api, "end"))
-        if (e.poller == poller)
-            last = e.mono;
+    for (const auto& e : api.polls())
+        if (e.value("event", "") == "end" && e.value("poller", "") == poller)
+            last = e.value("mono", 0.0);
     return last;
 }
 
@@ -193,7 +171,7 @@ public:
         const double from = f == Fault::quorum ? restore_quorum(l) : t0;
         if (f == Fault::quorum)
             r.outage = from - t0;
-        const PollEvent first = wait_first_poll(from, old_poller);
+        const auto first = wait_first_poll(from, old_poller);
         r.start = first.mono - fork_time(pid_of(first.poller));
         r.recover = first.mono - from;
         const double old_end = must(last_end(api_, old_poller), "the old gateway's poll never ended");
@@ -249,10 +227,7 @@ private:
 
     bool polled(const std::string& poller) const
     {
-        for (const auto& e : poll_events(api_, "begin"))
-            if (e.poller == poller)
-                return true;
-        return false;
+        return api_.first_begin(0, [&](const std::string& p) { return p == poller; }).has_value();
     }
 
     void inflict(Fault f, std::size_t l)
@@ -283,10 +258,13 @@ private:
         return t;
     }
 
-    PollEvent wait_first_poll(double from, const std::string& old_poller)
+    hgw::test::BotApi::PollBegin wait_first_poll(double from, const std::string& old_poller)
     {
-        std::optional<PollEvent> first;
-        hgw::test::eventually([&] { return (first = first_begin_after(api_, from, old_poller)).has_value(); }, 120s);
+        std::optional<hgw::test::BotApi::PollBegin> first;
+        hgw::test::eventually([&] {
+            first = api_.first_begin(from, [&](const std::string& p) { return p != old_poller; });
+            return first.has_value();
+        }, 120s);
         return must(first, "no new gateway polled within 120 s");
     }
 

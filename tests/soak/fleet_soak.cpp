@@ -160,15 +160,6 @@ View view(FleetHost& h)
     return v;
 }
 
-// The first poll the gateway `poller` began at or after `since` (mono seconds).
-std::optional<double> first_poll(const BotApi& api, const std::string& poller, double since)
-{
-    for (const auto& e : api.polls())
-        if (e.at("event") == "begin" && e.at("poller") == poller && e.at("mono").get<double>() >= since)
-            return e.at("mono").get<double>();
-    return std::nullopt;
-}
-
 // The fleet at rest after a fault: who leads, and when its gateway polled.
 struct Settled {
     std::size_t leader = 0;
@@ -264,10 +255,10 @@ private:
         }
         if (!leader)
             return std::nullopt;
-        auto at = first_poll(api_, poller, since);
-        if (!at)
+        auto first = api_.first_begin(since, [&](const std::string& p) { return p == poller; });
+        if (!first)
             return std::nullopt;
-        return Settled{*leader, poller, *at};
+        return Settled{*leader, poller, first->mono};
     }
 
     static std::string tail(const std::string& text, std::size_t lines)

@@ -78,6 +78,17 @@ json BotApi::stats() const
 std::vector<json> BotApi::overlaps() const { return read_json_lines(overlap_log()); }
 std::vector<json> BotApi::polls() const { return read_json_lines(poll_log()); }
 
+std::optional<BotApi::PollBegin> BotApi::first_begin(double since,
+                                                      const std::function<bool(const std::string&)>& which) const
+{
+    for (const auto& e : polls()) {
+        PollBegin b{e.value("poller", ""), e.value("mono", 0.0)};
+        if (e.value("event", "") == "begin" && b.mono >= since && which(b.poller))
+            return b;
+    }
+    return std::nullopt;
+}
+
 std::string BotApi::output() const
 {
     std::ifstream in(dir_.dir() / "server.log");

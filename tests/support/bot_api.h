@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,14 @@ public:
     // Every poll begun, refused (409) or ended: {"event": "begin"|"conflict"|"end",
     // "token", "mono", "wall", "poller", "peer"[, "how"]}.
     [[nodiscard]] std::vector<nlohmann::json> polls() const;
+    // The first poll begun at or after `since` (CLOCK_MONOTONIC seconds, the
+    // polls' "mono") by a poller that `which` accepts.
+    struct PollBegin {
+        std::string poller;
+        double mono = 0;
+    };
+    [[nodiscard]] std::optional<PollBegin> first_begin(double since,
+                                                       const std::function<bool(const std::string&)>& which) const;
     [[nodiscard]] std::filesystem::path overlap_log() const { return dir_.dir() / "overlaps.jsonl"; }
     [[nodiscard]] std::filesystem::path poll_log() const { return dir_.dir() / "polls.jsonl"; }
 
